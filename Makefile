@@ -1,0 +1,51 @@
+# pybpfman: set-up, build of the BPF C sources, demo and tests.
+# `make demo` and `make test` install everything they need first (idempotent).
+
+PY        ?= .venv/bin/python
+CLANG     ?= clang
+BPFTOOL   ?= bpftool
+BUILD     := build
+ARCH      := x86
+BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD) -Ibpf/include -Wall -Wno-unused-function
+
+EXAMPLE_SRC := $(wildcard bpf/examples/*.bpf.c)
+TEST_SRC    := $(wildcard tests/bpf/*.bpf.c)
+EXAMPLE_OBJ := $(patsubst bpf/examples/%.bpf.c,src/bpfman/data/%.bpf.o,$(EXAMPLE_SRC))
+TEST_OBJ    := $(patsubst tests/bpf/%.bpf.c,$(BUILD)/tests/%.bpf.o,$(TEST_SRC))
+
+.PHONY: all setup bpf demo test lint check clean
+
+all: bpf
+
+setup: .stamp-setup
+.stamp-setup: scripts/setup.sh pyproject.toml
+	bash scripts/setup.sh
+	touch $@
+
+$(BUILD)/vmlinux.h:
+	mkdir -p $(BUILD)
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+src/bpfman/data/%.bpf.o: bpf/examples/%.bpf.c $(BUILD)/vmlinux.h $(wildcard bpf/include/*.h)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/tests/%.bpf.o: tests/bpf/%.bpf.c $(BUILD)/vmlinux.h $(wildcard bpf/include/*.h)
+	@mkdir -p $(BUILD)/tests
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+bpf: $(EXAMPLE_OBJ) $(TEST_OBJ)
+
+demo: setup bpf
+	$(PY) -m bpfman.demo
+
+test: setup bpf
+	$(PY) -m pytest -q -p no:cacheprovider tests
+
+lint: setup
+	.venv/bin/ruff check src tests bench
+	.venv/bin/mypy
+
+check: lint test
+
+clean:
+	rm -rf $(BUILD) .stamp-setup

@@ -1,0 +1,62 @@
+"""pybpfman: eBPF objects, programs, maps, links and buffers over the system libbpf.
+
+import bpfman
+spec = bpfman.open("x.bpf.o")
+spec.globals["target_pid"] = 42
+with spec.load() as obj:
+    link = obj.programs["count_kill"].attach_tracepoint("syscalls", "sys_enter_kill")
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from bpfman.errors import BpfError, KernelFeatureError
+
+__version__ = "0.1.0"
+
+# Everything else is imported on first use: `bpfman` the CLI starts fast.
+_LAZY = {
+    "open": ("bpfman.object", "open"),
+    "load": ("bpfman.object", "load"),
+    "ObjectSpec": ("bpfman.object", "ObjectSpec"),
+    "Object": ("bpfman.object", "Object"),
+    "ProgramSpec": ("bpfman.object", "ProgramSpec"),
+    "MapSpec": ("bpfman.object", "MapSpec"),
+    "Program": ("bpfman.program", "Program"),
+    "Map": ("bpfman.map", "Map"),
+    "Link": ("bpfman.link", "Link"),
+    "RingBuffer": ("bpfman.ringbuf", "RingBuffer"),
+    "PerfBuffer": ("bpfman.perfbuf", "PerfBuffer"),
+    "attach_first": ("bpfman.fallback", "attach_first"),
+    "ProgramType": ("bpfman.kinds", "ProgramType"),
+    "MapType": ("bpfman.kinds", "MapType"),
+    "AttachType": ("bpfman.kinds", "AttachType"),
+    "features": ("bpfman.features", None),
+}
+
+__all__ = ["BpfError", "KernelFeatureError", *_LAZY]
+
+if TYPE_CHECKING:
+    from bpfman import features
+    from bpfman.fallback import attach_first
+    from bpfman.kinds import AttachType, MapType, ProgramType
+    from bpfman.link import Link
+    from bpfman.map import Map
+    from bpfman.object import MapSpec, Object, ObjectSpec, ProgramSpec, load, open
+    from bpfman.perfbuf import PerfBuffer
+    from bpfman.program import Program
+    from bpfman.ringbuf import RingBuffer
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    try:
+        module, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'bpfman' has no attribute {name!r}") from None
+    mod = importlib.import_module(module)
+    value = mod if attr is None else getattr(mod, attr)
+    globals()[name] = value
+    return value

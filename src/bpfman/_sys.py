@@ -1,0 +1,331 @@
+"""Raw ``bpf()`` and ``perf_event_open()`` syscalls and the kernel's info structs.
+
+Used where libbpf 1.1 has no API (tcx links and ordering, netfilter links,
+``BPF_PROG_QUERY`` with link ids and revision) and for the ``*_info`` structs
+passed to ``bpf_obj_get_info_by_fd``. Everything here is kernel ABI, nothing
+else in the package builds attr blocks by hand.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import struct
+from ctypes import Structure, c_char, c_uint8, c_uint32, c_uint64
+
+from bpfman import _libbpf
+from bpfman.errors import BpfError
+
+SYS_BPF = 321
+SYS_PERF_EVENT_OPEN = 298
+
+# bpf() commands
+BPF_PROG_QUERY = 16
+BPF_LINK_CREATE = 28
+BPF_LINK_UPDATE = 29
+BPF_LINK_DETACH = 34
+
+# attach ordering flags (tcx, mprog)
+BPF_F_REPLACE = 1 << 2
+BPF_F_BEFORE = 1 << 3
+BPF_F_AFTER = 1 << 4
+BPF_F_ID = 1 << 5
+BPF_F_LINK = 1 << 13
+
+XDP_FLAGS_UPDATE_IF_NOEXIST = 1 << 0
+XDP_FLAGS_SKB_MODE = 1 << 1
+XDP_FLAGS_DRV_MODE = 1 << 2
+XDP_FLAGS_HW_MODE = 1 << 3
+
+_ATTR_SIZE = 144
+
+
+def bpf(cmd: int, attr: bytes | bytearray, what: str) -> int:
+    """Call ``bpf(cmd, attr, size)``; raise ``BpfError`` naming *what* on failure."""
+    buf = ctypes.create_string_buffer(bytes(attr).ljust(_ATTR_SIZE, b"\0"), _ATTR_SIZE)
+    ret = _libbpf.libc.syscall(SYS_BPF, ctypes.c_int(cmd), buf, ctypes.c_uint(_ATTR_SIZE))
+    if ret < 0:
+        err = ctypes.get_errno()
+        raise BpfError(f"{what}: {os.strerror(err)}", errno=err)
+    return int(ret)
+
+
+def bpf_with_attr(cmd: int, attr: ctypes.Array[c_char], what: str) -> int:
+    """Like ``bpf`` but the caller keeps *attr* to read what the kernel wrote back."""
+    ret = _libbpf.libc.syscall(SYS_BPF, ctypes.c_int(cmd), attr, ctypes.c_uint(len(attr)))
+    if ret < 0:
+        err = ctypes.get_errno()
+        raise BpfError(f"{what}: {os.strerror(err)}", errno=err)
+    return int(ret)
+
+
+def link_create_tcx(
+    prog_fd: int,
+    ifindex: int,
+    attach_type: int,
+    flags: int = 0,
+    relative: int = 0,
+    expected_revision: int = 0,
+) -> int:
+    """BPF_LINK_CREATE for tcx: returns the link fd."""
+    attr = struct.pack(
+        "=IIII II Q", prog_fd, ifindex, attach_type, flags, relative, 0, expected_revision
+    )
+    return bpf(BPF_LINK_CREATE, attr, "tcx link create")
+
+
+def link_create_netfilter(
+    prog_fd: int, pf: int, hooknum: int, priority: int, nf_flags: int = 0
+) -> int:
+    attr = struct.pack("=IIII IIiI", prog_fd, 0, 45, 0, pf, hooknum, priority, nf_flags)
+    return bpf(BPF_LINK_CREATE, attr, "netfilter link create")
+
+
+def link_detach(link_fd: int) -> None:
+    bpf(BPF_LINK_DETACH, struct.pack("=I", link_fd), "link detach")
+
+
+def prog_query(target: int, attach_type: int) -> tuple[list[int], list[int], int]:
+    """BPF_PROG_QUERY on an ifindex or fd: (prog ids, link ids, revision).
+
+    Link ids are 0 for programs attached without a link.
+    """
+    count = 64
+    prog_ids = (c_uint32 * count)()
+    link_ids = (c_uint32 * count)()
+    attr = ctypes.create_string_buffer(_ATTR_SIZE)
+    struct.pack_into(
+        "=IIII Q I I Q Q Q",
+        attr,
+        0,
+        target,
+        attach_type,
+        0,
+        0,
+        ctypes.addressof(prog_ids),
+        count,
+        0,
+        0,
+        ctypes.addressof(link_ids),
+        0,
+    )
+    bpf_with_attr(BPF_PROG_QUERY, attr, "program query")
+    (n,) = struct.unpack_from("=I", attr, 24)
+    (revision,) = struct.unpack_from("=Q", attr, 56)
+    return list(prog_ids[:n]), list(link_ids[:n]), int(revision)
+
+
+# --------------------------------------------------------------------------- perf events
+
+
+class perf_event_attr(Structure):
+    _fields_ = [
+        ("type", c_uint32),
+        ("size", c_uint32),
+        ("config", c_uint64),
+        ("sample_period", c_uint64),
+        ("sample_type", c_uint64),
+        ("read_format", c_uint64),
+        ("flags", c_uint64),
+        ("wakeup_events", c_uint32),
+        ("bp_type", c_uint32),
+        ("config1", c_uint64),
+        ("config2", c_uint64),
+        ("branch_sample_type", c_uint64),
+        ("sample_regs_user", c_uint64),
+        ("sample_stack_user", c_uint32),
+        ("clockid", ctypes.c_int32),
+        ("sample_regs_intr", c_uint64),
+        ("aux_watermark", c_uint32),
+        ("sample_max_stack", ctypes.c_uint16),
+        ("reserved_2", ctypes.c_uint16),
+        ("aux_sample_size", c_uint32),
+        ("reserved_3", c_uint32),
+        ("sig_data", c_uint64),
+        ("config3", c_uint64),
+    ]
+
+
+PERF_TYPE_HARDWARE = 0
+PERF_TYPE_SOFTWARE = 1
+PERF_TYPE_TRACEPOINT = 2
+PERF_COUNT_SW_CPU_CLOCK = 0
+PERF_FLAG_FD_CLOEXEC = 1 << 3
+# bit positions in perf_event_attr.flags
+PERF_ATTR_FLAG_DISABLED = 1 << 0
+PERF_ATTR_FLAG_FREQ = 1 << 10
+
+
+def perf_event_open(attr: perf_event_attr, pid: int = -1, cpu: int = 0, group_fd: int = -1) -> int:
+    attr.size = ctypes.sizeof(perf_event_attr)
+    ret = _libbpf.libc.syscall(
+        SYS_PERF_EVENT_OPEN,
+        ctypes.byref(attr),
+        ctypes.c_int(pid),
+        ctypes.c_int(cpu),
+        ctypes.c_int(group_fd),
+        ctypes.c_ulong(PERF_FLAG_FD_CLOEXEC),
+    )
+    if ret < 0:
+        err = ctypes.get_errno()
+        raise BpfError(f"perf_event_open: {os.strerror(err)}", errno=err)
+    return int(ret)
+
+
+# --------------------------------------------------------------------------- info structs
+
+
+class bpf_prog_info(Structure):
+    _fields_ = [
+        ("type", c_uint32),
+        ("id", c_uint32),
+        ("tag", c_uint8 * 8),
+        ("jited_prog_len", c_uint32),
+        ("xlated_prog_len", c_uint32),
+        ("jited_prog_insns", c_uint64),
+        ("xlated_prog_insns", c_uint64),
+        ("load_time", c_uint64),
+        ("created_by_uid", c_uint32),
+        ("nr_map_ids", c_uint32),
+        ("map_ids", c_uint64),
+        ("name", c_char * 16),
+        ("ifindex", c_uint32),
+        ("gpl_compatible", c_uint32),
+        ("netns_dev", c_uint64),
+        ("netns_ino", c_uint64),
+        ("nr_jited_ksyms", c_uint32),
+        ("nr_jited_func_lens", c_uint32),
+        ("jited_ksyms", c_uint64),
+        ("jited_func_lens", c_uint64),
+        ("btf_id", c_uint32),
+        ("func_info_rec_size", c_uint32),
+        ("func_info", c_uint64),
+        ("nr_func_info", c_uint32),
+        ("nr_line_info", c_uint32),
+        ("line_info", c_uint64),
+        ("jited_line_info", c_uint64),
+        ("nr_jited_line_info", c_uint32),
+        ("line_info_rec_size", c_uint32),
+        ("jited_line_info_rec_size", c_uint32),
+        ("nr_prog_tags", c_uint32),
+        ("prog_tags", c_uint64),
+        ("run_time_ns", c_uint64),
+        ("run_cnt", c_uint64),
+        ("recursion_misses", c_uint64),
+        ("verified_insns", c_uint32),
+        ("attach_btf_obj_id", c_uint32),
+        ("attach_btf_id", c_uint32),
+        ("_pad", c_uint32),
+    ]
+
+
+class bpf_map_info(Structure):
+    _fields_ = [
+        ("type", c_uint32),
+        ("id", c_uint32),
+        ("key_size", c_uint32),
+        ("value_size", c_uint32),
+        ("max_entries", c_uint32),
+        ("map_flags", c_uint32),
+        ("name", c_char * 16),
+        ("ifindex", c_uint32),
+        ("btf_vmlinux_value_type_id", c_uint32),
+        ("netns_dev", c_uint64),
+        ("netns_ino", c_uint64),
+        ("btf_id", c_uint32),
+        ("btf_key_type_id", c_uint32),
+        ("btf_value_type_id", c_uint32),
+        ("_pad", c_uint32),
+        ("map_extra", c_uint64),
+    ]
+
+
+class bpf_link_info(Structure):
+    """Header of ``struct bpf_link_info``; the per-type union is kept raw."""
+
+    _fields_ = [
+        ("type", c_uint32),
+        ("id", c_uint32),
+        ("prog_id", c_uint32),
+        ("_pad", c_uint32),
+        ("union", c_uint8 * 64),
+    ]
+
+
+def obj_info(fd: int, info: Structure, what: str) -> None:
+    """Fill *info* (a ``bpf_*_info`` struct) for *fd*."""
+    size = c_uint32(ctypes.sizeof(info))
+    if _libbpf.lib.bpf_obj_get_info_by_fd(fd, ctypes.byref(info), ctypes.byref(size)) != 0:
+        err = ctypes.get_errno()
+        raise BpfError(f"{what}: {os.strerror(err)}", errno=err)
+
+
+def prog_info(fd: int, with_map_ids: bool = True) -> tuple[bpf_prog_info, list[int]]:
+    info = bpf_prog_info()
+    obj_info(fd, info, "program info")
+    map_ids: list[int] = []
+    if with_map_ids and info.nr_map_ids:
+        n = info.nr_map_ids
+        arr = (c_uint32 * n)()
+        info2 = bpf_prog_info(nr_map_ids=n, map_ids=ctypes.addressof(arr))
+        obj_info(fd, info2, "program info")
+        map_ids = list(arr[: min(n, info2.nr_map_ids)])
+    return info, map_ids
+
+
+def map_info(fd: int) -> bpf_map_info:
+    info = bpf_map_info()
+    obj_info(fd, info, "map info")
+    return info
+
+
+def link_info(fd: int) -> bpf_link_info:
+    info = bpf_link_info()
+    obj_info(fd, info, "link info")
+    return info
+
+
+def fd_from_id(kind: str, obj_id: int) -> int:
+    """An fd for the kernel object *kind* ("prog", "map", "link", "btf") with id *obj_id*."""
+    fn = getattr(_libbpf.lib, f"bpf_{kind}_get_fd_by_id")
+    fd = int(fn(obj_id))
+    if fd < 0:
+        err = ctypes.get_errno()
+        raise BpfError(f"no {kind} with id {obj_id}: {os.strerror(err)}", errno=err)
+    return fd
+
+
+def ids(kind: str) -> list[int]:
+    """All ids of kernel objects of *kind* ("prog", "map", "link")."""
+    fn = getattr(_libbpf.lib, f"bpf_{kind}_get_next_id")
+    out: list[int] = []
+    cur = c_uint32(0)
+    nxt = c_uint32(0)
+    while fn(cur.value, ctypes.byref(nxt)) == 0:
+        out.append(nxt.value)
+        cur.value = nxt.value
+    return out
+
+
+def obj_get(path: str) -> int:
+    fd = int(_libbpf.lib.bpf_obj_get(os.fsencode(path)))
+    if fd < 0:
+        err = ctypes.get_errno()
+        raise BpfError(f"cannot open pin {path}: {os.strerror(err)}", errno=err)
+    return fd
+
+
+def obj_pin(fd: int, path: str) -> None:
+    if _libbpf.lib.bpf_obj_pin(fd, os.fsencode(path)) != 0:
+        err = ctypes.get_errno()
+        raise BpfError(f"cannot pin at {path}: {os.strerror(err)}", errno=err)
+
+
+def ifindex(iface: str | int) -> int:
+    """The index of network interface *iface* (a name or an index) in this netns."""
+    if isinstance(iface, int):
+        return iface
+    idx = int(_libbpf.libc.if_nametoindex(iface.encode()))
+    if idx == 0:
+        raise BpfError(f"no network interface named {iface!r}", errno=19)
+    return idx

@@ -1,0 +1,38 @@
+"""Programs attached to perf events (tracepoints, kprobes, uprobes, software events)."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from typing import TYPE_CHECKING
+
+from bpfman import _libbpf
+from bpfman._libbpf import lib
+from bpfman.errors import from_errno
+from bpfman.kinds import AttachType
+from bpfman.link import Link
+
+if TYPE_CHECKING:
+    from bpfman.program import Program
+
+
+def link_perf_event(prog: Program, perf_fd: int, description: str, close_perf_fd: bool) -> Link:
+    """A BPF_PERF_EVENT link from *prog* to the perf event *perf_fd*.
+
+    The link holds the event; with *close_perf_fd* our fd is closed either way.
+    """
+    try:
+        o = _libbpf.opts(_libbpf.bpf_link_create_opts)
+        with _libbpf.capture() as log:
+            fd = lib.bpf_link_create(prog.fd, perf_fd, int(AttachType.PERF_EVENT), ctypes.byref(o))
+        if fd < 0:
+            raise from_errno(f"cannot attach {prog.name} to {description}", fd, log)
+        return Link(fd, description=description)
+    finally:
+        if close_perf_fd:
+            os.close(perf_fd)
+
+
+def attach_perf_event(prog: Program, perf_fd: int) -> Link:
+    """Attach to a perf event the caller opened (the caller keeps its fd)."""
+    return link_perf_event(prog, perf_fd, f"perf event fd {perf_fd}", close_perf_fd=False)

@@ -1,0 +1,91 @@
+"""The exceptions of pybpfman: one-line messages, with libbpf's log attached."""
+
+from __future__ import annotations
+
+import errno as _errno
+import os
+
+
+class BpfError(Exception):
+    """An eBPF operation failed.
+
+    ``str(err)`` is one line. ``errno`` is the kernel/libbpf error number (0 if
+    none), ``log`` what libbpf printed during the operation, including the
+    verifier log when a program was rejected.
+    """
+
+    def __init__(self, message: str, errno: int = 0, log: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.errno = errno
+        self.log = log
+
+    def __str__(self) -> str:
+        return self.message.splitlines()[0] if self.message else ""
+
+    @property
+    def verifier_log(self) -> str:
+        """The part of ``log`` between libbpf's BEGIN/END PROG LOAD LOG markers."""
+        lines = self.log.splitlines()
+        out: list[str] = []
+        inside = False
+        for line in lines:
+            if "BEGIN PROG LOAD LOG" in line:
+                inside = True
+                continue
+            if "END PROG LOAD LOG" in line:
+                inside = False
+                continue
+            if inside:
+                out.append(line)
+        return "\n".join(out)
+
+
+class KernelFeatureError(BpfError):
+    """The running kernel cannot do what was asked; ``feature`` names what is missing."""
+
+    def __init__(self, message: str, feature: str, errno: int = 0, log: str = "") -> None:
+        super().__init__(message, errno=errno, log=log)
+        self.feature = feature
+
+
+def from_errno(what: str, err: int, log: list[str] | None = None) -> BpfError:
+    """A ``BpfError`` for a failed libbpf call; *err* may be negative (libbpf style)."""
+    err = abs(err)
+    text = "".join(log or [])
+    reason = os.strerror(err) if err else "failed"
+    hint = _last_libbpf_reason(text)
+    msg = f"{what}: {reason}"
+    if hint and hint.lower() not in msg.lower():
+        msg += f" ({hint})"
+    return BpfError(msg, errno=err, log=text)
+
+
+def _last_libbpf_reason(text: str) -> str:
+    """The most telling single line libbpf printed (its last non-log line)."""
+    best = ""
+    inside = False
+    for raw in text.splitlines():
+        line = raw.strip()
+        if "BEGIN PROG LOAD LOG" in line:
+            inside = True
+            continue
+        if "END PROG LOAD LOG" in line:
+            inside = False
+            continue
+        if inside or not line:
+            continue
+        if line.startswith("libbpf: "):
+            line = line[len("libbpf: ") :]
+        if "ulimit -l" in line or "memlock" in line:
+            continue
+        best = line
+    return best[:200]
+
+
+ENOENT = _errno.ENOENT
+EPERM = _errno.EPERM
+EINVAL = _errno.EINVAL
+EOPNOTSUPP = _errno.EOPNOTSUPP
+EEXIST = _errno.EEXIST
+EBUSY = _errno.EBUSY

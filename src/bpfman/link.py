@@ -1,0 +1,159 @@
+"""Links: a program attached to a hook, held by an fd (a kernel ``bpf_link``).
+
+Closing the last fd of an unpinned link detaches it; a pinned link stays
+attached until its pin is removed. ``detach()`` detaches now, pinned or not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno as _errno
+import os
+import struct
+import weakref
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bpfman import _libbpf, _sys
+from bpfman._libbpf import lib
+from bpfman.errors import BpfError, from_errno
+from bpfman.kinds import LinkType
+
+ENOTSUPP = 524  # the kernel-internal "operation not supported"
+
+if TYPE_CHECKING:
+    from bpfman.program import Program
+
+
+@dataclass(frozen=True)
+class LinkInfo:
+    id: int
+    type: LinkType | int
+    prog_id: int
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def _decode_details(ltype: int, raw: bytes) -> dict[str, Any]:
+    """The per-type part of ``struct bpf_link_info`` that pybpfman reports."""
+    if ltype == LinkType.XDP:
+        return {"ifindex": struct.unpack_from("=I", raw, 0)[0]}
+    if ltype in (LinkType.TCX, LinkType.NETKIT):
+        ifindex, attach_type = struct.unpack_from("=II", raw, 0)
+        return {"ifindex": ifindex, "attach_type": attach_type}
+    if ltype == LinkType.CGROUP:
+        cgroup_id, attach_type = struct.unpack_from("=QI", raw, 0)
+        return {"cgroup_id": cgroup_id, "attach_type": attach_type}
+    if ltype == LinkType.TRACING:
+        attach_type, target_obj_id, target_btf_id = struct.unpack_from("=III", raw, 0)
+        return {
+            "attach_type": attach_type,
+            "target_obj_id": target_obj_id,
+            "target_btf_id": target_btf_id,
+        }
+    if ltype == LinkType.NETNS:
+        netns_ino, attach_type = struct.unpack_from("=II", raw, 0)
+        return {"netns_ino": netns_ino, "attach_type": attach_type}
+    if ltype == LinkType.NETFILTER:
+        pf, hooknum, priority, flags = struct.unpack_from("=IIiI", raw, 0)
+        return {"pf": pf, "hooknum": hooknum, "priority": priority, "flags": flags}
+    if ltype == LinkType.PERF_EVENT:
+        return {"perf_event_type": struct.unpack_from("=I", raw, 0)[0]}
+    return {}
+
+
+class Link:
+    """A kernel bpf_link held by an fd."""
+
+    def __init__(self, fd: int, *, description: str = "", pin_path: str | None = None) -> None:
+        self._fd = fd
+        self.description = description
+        self.pin_path = pin_path
+        self._finalizer = weakref.finalize(self, os.close, fd)
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def from_pin(cls, path: str) -> Link:
+        """Reopen the link pinned at *path* (it stays pinned)."""
+        return cls(_sys.obj_get(path), pin_path=path)
+
+    @classmethod
+    def from_id(cls, link_id: int) -> Link:
+        return cls(_sys.fd_from_id("link", link_id))
+
+    # ------------------------------------------------------------------ basics
+
+    @property
+    def fd(self) -> int:
+        if not self._finalizer.alive:
+            raise BpfError(f"link {self.description or ''} is closed".replace("  ", " "))
+        return self._fd
+
+    @property
+    def closed(self) -> bool:
+        return not self._finalizer.alive
+
+    @property
+    def id(self) -> int:
+        return self.info().id
+
+    def info(self) -> LinkInfo:
+        info = _sys.link_info(self.fd)
+        try:
+            ltype: LinkType | int = LinkType(info.type)
+        except ValueError:
+            ltype = info.type
+        return LinkInfo(info.id, ltype, info.prog_id, _decode_details(info.type, bytes(info.union)))
+
+    def pin(self, path: str) -> None:
+        """Pin at *path*: the link then outlives this process."""
+        _sys.obj_pin(self.fd, path)
+        self.pin_path = path
+
+    def unpin(self) -> None:
+        """Remove the pin; the link is detached once no fd is left."""
+        if not self.pin_path:
+            raise BpfError("link is not pinned")
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.pin_path)
+        self.pin_path = None
+
+    def update(self, program: Program, old: Program | None = None) -> None:
+        """Replace the link's program atomically (with *old*: only if it still runs *old*)."""
+        o = _libbpf.opts(_libbpf.bpf_link_update_opts)
+        if old is not None:
+            o.flags = _sys.BPF_F_REPLACE
+            o.old_prog_fd = old.fd
+        with _libbpf.capture() as log:
+            err = lib.bpf_link_update(self.fd, program.fd, ctypes.byref(o))
+        if err:
+            raise from_errno(f"cannot update link to program {program.name}", err, log)
+
+    def detach(self) -> None:
+        """Detach from the hook now (even if pinned), remove its pin, and close."""
+        if self.closed:
+            return
+        try:
+            _sys.link_detach(self._fd)
+        except BpfError as e:
+            # perf-event links have no detach operation: closing the last reference does it
+            if e.errno not in (_errno.EOPNOTSUPP, _errno.EINVAL, ENOTSUPP):
+                raise
+        if self.pin_path:
+            self.unpin()
+        self.close()
+
+    def close(self) -> None:
+        """Drop this fd: an unpinned link is detached."""
+        self._finalizer()
+
+    def __enter__(self) -> Link:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"fd={self._fd}"
+        return f"<Link {self.description} {state}>"

@@ -1,0 +1,509 @@
+"""eBPF objects: ``ObjectSpec`` (opened, editable, not in the kernel) and ``Object`` (loaded)."""
+
+from __future__ import annotations
+
+import builtins
+import ctypes
+import errno as _errno
+import os
+import weakref
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from bpfman import _libbpf
+from bpfman._libbpf import lib
+from bpfman.btf import KIND_INT, Btf, Variable
+from bpfman.errors import BpfError, from_errno
+from bpfman.kinds import AttachType, MapType, ProgramType, name_of
+
+if TYPE_CHECKING:
+    from bpfman.link import Link
+    from bpfman.map import Map
+    from bpfman.program import Program
+
+V = TypeVar("V")
+
+
+class NamedMapping(Mapping[str, V]):
+    """A read-only mapping whose ``KeyError`` lists the names that exist."""
+
+    def __init__(self, what: str, items: dict[str, V]) -> None:
+        self._what = what
+        self._items = items
+
+    def __getitem__(self, name: str) -> V:
+        try:
+            return self._items[name]
+        except KeyError:
+            known = ", ".join(sorted(self._items)) or "none"
+            raise KeyError(f"no {self._what} named {name!r} (known: {known})") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"<{self._what}s: {', '.join(self._items)}>"
+
+
+def _btf_of(obj_ptr: int) -> Btf | None:
+    btf_ptr = lib.bpf_object__btf(obj_ptr)
+    if not btf_ptr:
+        return None
+    size = ctypes.c_uint32()
+    data = lib.btf__raw_data(btf_ptr, ctypes.byref(size))
+    if not data:
+        return None
+    return Btf(ctypes.string_at(data, size.value))
+
+
+class ProgramSpec:
+    """A program of an opened object, configurable before load."""
+
+    def __init__(self, spec: ObjectSpec, ptr: int) -> None:
+        self._spec = spec
+        self._ptr = ptr
+        self.name: str = lib.bpf_program__name(ptr).decode()
+        self.section: str = (lib.bpf_program__section_name(ptr) or b"").decode()
+
+    @property
+    def autoload(self) -> bool:
+        return bool(lib.bpf_program__autoload(self._ptr))
+
+    @autoload.setter
+    def autoload(self, value: bool) -> None:
+        self._spec._check_open()
+        lib.bpf_program__set_autoload(self._ptr, bool(value))
+
+    @property
+    def type(self) -> ProgramType:
+        return ProgramType(lib.bpf_program__type(self._ptr))
+
+    @type.setter
+    def type(self, value: ProgramType | int) -> None:
+        self._spec._check_open()
+        lib.bpf_program__set_type(self._ptr, int(value))
+
+    @property
+    def expected_attach_type(self) -> int:
+        return int(lib.bpf_program__expected_attach_type(self._ptr))
+
+    @expected_attach_type.setter
+    def expected_attach_type(self, value: AttachType | int) -> None:
+        self._spec._check_open()
+        lib.bpf_program__set_expected_attach_type(self._ptr, int(value))
+
+    def set_attach_target(self, func_name: str, target_prog_fd: int = 0) -> None:
+        """The kernel function (fentry/fexit) or program function (freplace) to attach to."""
+        self._spec._check_open()
+        err = lib.bpf_program__set_attach_target(self._ptr, target_prog_fd, func_name.encode())
+        if err:
+            raise from_errno(f"cannot set attach target {func_name!r} of {self.name}", err)
+
+    def set_log_level(self, level: int) -> None:
+        """Ask the verifier for a log even on success (1 or 2); it goes into libbpf's log."""
+        lib.bpf_program__set_log_level(self._ptr, level)
+
+    def __repr__(self) -> str:
+        return f"<ProgramSpec {self.name} section={self.section!r} type={self.type.name.lower()}>"
+
+
+class MapSpec:
+    """A map of an opened object: sizes and pinning set before load."""
+
+    def __init__(self, spec: ObjectSpec, ptr: int) -> None:
+        self._spec = spec
+        self._ptr = ptr
+        self.name: str = lib.bpf_map__name(ptr).decode()
+
+    @property
+    def type(self) -> MapType | int:
+        t = int(lib.bpf_map__type(self._ptr))
+        try:
+            return MapType(t)
+        except ValueError:
+            return t
+
+    @property
+    def key_size(self) -> int:
+        return int(lib.bpf_map__key_size(self._ptr))
+
+    @property
+    def value_size(self) -> int:
+        return int(lib.bpf_map__value_size(self._ptr))
+
+    @property
+    def max_entries(self) -> int:
+        return int(lib.bpf_map__max_entries(self._ptr))
+
+    @max_entries.setter
+    def max_entries(self, value: int) -> None:
+        self._spec._check_open()
+        err = lib.bpf_map__set_max_entries(self._ptr, int(value))
+        if err:
+            raise from_errno(f"cannot set max_entries of map {self.name}", err)
+
+    @property
+    def flags(self) -> int:
+        return int(lib.bpf_map__map_flags(self._ptr))
+
+    @flags.setter
+    def flags(self, value: int) -> None:
+        self._spec._check_open()
+        lib.bpf_map__set_map_flags(self._ptr, int(value))
+
+    @property
+    def internal(self) -> bool:
+        """True for the maps libbpf makes for .data/.rodata/.bss/.kconfig."""
+        return bool(lib.bpf_map__is_internal(self._ptr))
+
+    @property
+    def pin_path(self) -> str | None:
+        p = lib.bpf_map__pin_path(self._ptr)
+        return p.decode() if p else None
+
+    @pin_path.setter
+    def pin_path(self, path: str | None) -> None:
+        """Reuse the map pinned at *path* at load if there is one, else create and pin it."""
+        self._spec._check_open()
+        err = lib.bpf_map__set_pin_path(self._ptr, path.encode() if path else None)
+        if err:
+            raise from_errno(f"cannot set pin path of map {self.name}", err)
+
+    def reuse(self, other: Map | int) -> None:
+        """Use an existing map (a ``Map`` or an fd) instead of creating this one."""
+        self._spec._check_open()
+        fd = other if isinstance(other, int) else other.fd
+        err = lib.bpf_map__reuse_fd(self._ptr, fd)
+        if err:
+            raise from_errno(f"cannot reuse map for {self.name}", err)
+
+    @property
+    def initial_value(self) -> bytes:
+        size = ctypes.c_size_t()
+        ptr = lib.bpf_map__initial_value(self._ptr, ctypes.byref(size))
+        return ctypes.string_at(ptr, size.value) if ptr else b""
+
+    def __repr__(self) -> str:
+        return (
+            f"<MapSpec {self.name} type={name_of(MapType, int(self.type))} "
+            f"key={self.key_size} value={self.value_size} max_entries={self.max_entries}>"
+        )
+
+
+class Globals(Mapping[str, Any]):
+    """Global variables (.rodata/.data/.bss) by name: read and set before load.
+
+    Ints are packed with the variable's size and signedness; bytes and ctypes
+    values must have exactly the variable's size.
+    """
+
+    def __init__(self, owner: ObjectSpec | Object) -> None:
+        self._owner = owner
+        self._vars: dict[str, tuple[Variable, int]] = {}
+        btf = owner.btf
+        if btf is None:
+            return
+        internal = [m for m in owner._map_ptrs() if lib.bpf_map__is_internal(m)]
+        for var in btf.variables():
+            ptr = _section_map(internal, var.section)
+            if ptr:
+                self._vars[var.name] = (var, ptr)
+
+    def _var(self, name: str) -> tuple[Variable, int]:
+        try:
+            return self._vars[name]
+        except KeyError:
+            known = ", ".join(sorted(self._vars)) or "none"
+            raise KeyError(f"no global variable named {name!r} (known: {known})") from None
+
+    def _section(self, map_ptr: int) -> bytearray:
+        """The whole data section: the initial value before load, the live map after."""
+        if isinstance(self._owner, Object):
+            fd = lib.bpf_map__fd(map_ptr)
+            size = int(lib.bpf_map__value_size(map_ptr))
+            buf = ctypes.create_string_buffer(size)
+            if lib.bpf_map_lookup_elem(fd, ctypes.byref(ctypes.c_uint32(0)), buf) != 0:
+                raise from_errno("cannot read global variables", _libbpf.errno())
+            return bytearray(buf.raw)
+        size_t = ctypes.c_size_t()
+        base = lib.bpf_map__initial_value(map_ptr, ctypes.byref(size_t))
+        return bytearray(ctypes.string_at(base, size_t.value)) if base else bytearray()
+
+    def _store(self, map_ptr: int, section: bytearray, name: str) -> None:
+        if isinstance(self._owner, Object):
+            fd = lib.bpf_map__fd(map_ptr)
+            key = ctypes.c_uint32(0)
+            if lib.bpf_map_update_elem(fd, ctypes.byref(key), bytes(section), 0) != 0:
+                err = _libbpf.errno()
+                what = f"cannot set global {name!r}"
+                if err == _errno.EPERM:
+                    what += " (read-only after load: .rodata is frozen)"
+                raise from_errno(what, err)
+            return
+        lib.bpf_map__set_initial_value(map_ptr, bytes(section), len(section))
+
+    def __getitem__(self, name: str) -> Any:
+        var, map_ptr = self._var(name)
+        raw = bytes(self._section(map_ptr)[var.offset : var.offset + var.size])
+        btf = self._owner.btf
+        assert btf is not None
+        if btf.resolve(var.type_id).kind == KIND_INT and var.size <= 8:
+            return int.from_bytes(raw, "little", signed=btf.is_signed(var.type_id))
+        return raw
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self._owner._check_writable_globals()
+        var, map_ptr = self._var(name)
+        btf = self._owner.btf
+        assert btf is not None
+        raw = encode_value(value, var.size, f"global {name!r}", btf.is_signed(var.type_id))
+        section = self._section(map_ptr)
+        section[var.offset : var.offset + var.size] = raw
+        self._store(map_ptr, section, name)
+
+    def section_of(self, name: str) -> str:
+        return self._vars[name][0].section if name in self._vars else ""
+
+    def size_of(self, name: str) -> int:
+        return self._var(name)[0].size
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._vars)
+
+    def __len__(self) -> int:
+        return len(self._vars)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._vars
+
+
+def _section_map(internal_maps: list[int], section: str) -> int:
+    for ptr in internal_maps:
+        name = lib.bpf_map__name(ptr).decode()
+        if name == section or name.endswith(section):
+            return ptr
+    return 0
+
+
+_BYTES_LIKE = (
+    bytes,
+    bytearray,
+    memoryview,
+    ctypes._SimpleCData,
+    ctypes.Structure,
+    ctypes.Union,
+    ctypes.Array,
+)
+
+
+def encode_value(value: Any, size: int, what: str, signed: bool = False) -> bytes:
+    """*value* (int, bytes, ctypes instance) as exactly *size* bytes, or a clear error."""
+    if isinstance(value, bool):
+        value = int(value)
+    if isinstance(value, int):
+        try:
+            return value.to_bytes(size, "little", signed=signed or value < 0)
+        except OverflowError:
+            raise BpfError(f"{what}: {value} does not fit in {size} bytes") from None
+    if isinstance(value, _BYTES_LIKE):
+        raw = bytes(value)
+    else:
+        raise BpfError(f"{what}: cannot use a {type(value).__name__} value")
+    if len(raw) != size:
+        raise BpfError(f"{what}: value is {len(raw)} bytes, expected {size}")
+    return raw
+
+
+class _Base:
+    _ptr: int
+
+    def _map_ptrs(self) -> list[int]:
+        out: list[int] = []
+        m = lib.bpf_object__next_map(self._ptr, None)
+        while m:
+            out.append(m)
+            m = lib.bpf_object__next_map(self._ptr, m)
+        return out
+
+    def _prog_ptrs(self) -> list[int]:
+        out: list[int] = []
+        p = lib.bpf_object__next_program(self._ptr, None)
+        while p:
+            out.append(p)
+            p = lib.bpf_object__next_program(self._ptr, p)
+        return out
+
+
+class ObjectSpec(_Base):
+    """An opened eBPF object file: parsed, editable, nothing in the kernel yet."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        _precheck_file(self.path)
+        with _libbpf.capture() as log:
+            ptr = lib.bpf_object__open_file(os.fsencode(self.path), None)
+        if not ptr:
+            err = _libbpf.errno() or _errno.EINVAL
+            raise from_errno(f"cannot open {self.path}", err, log)
+        self._ptr = ptr
+        self._loaded = False
+        self._finalizer = weakref.finalize(self, lib.bpf_object__close, ptr)
+        self.name: str = lib.bpf_object__name(ptr).decode()
+        self.btf: Btf | None = _btf_of(ptr)
+        self.programs: NamedMapping[ProgramSpec] = NamedMapping(
+            "program", {s.name: s for s in (ProgramSpec(self, p) for p in self._prog_ptrs())}
+        )
+        self.maps: NamedMapping[MapSpec] = NamedMapping(
+            "map", {s.name: s for s in (MapSpec(self, m) for m in self._map_ptrs())}
+        )
+        self.globals = Globals(self)
+
+    def _check_open(self) -> None:
+        if self._loaded:
+            raise BpfError(f"object {self.name} is already loaded: configure it before load()")
+        if not self._finalizer.alive:
+            raise BpfError(f"object {self.name} is closed")
+
+    def _check_writable_globals(self) -> None:
+        self._check_open()
+
+    def load(self) -> Object:
+        """Load every program with autoload on and create (or reuse) the maps."""
+        self._check_open()
+        with _libbpf.capture() as log:
+            err = lib.bpf_object__load(self._ptr)
+        if err:
+            self.close()
+            error = from_errno(f"cannot load {self.path}", err, log)
+            from bpfman import features
+
+            raise features.explain_load_failure(self, error)
+        self._loaded = True
+        self._finalizer.detach()
+        return Object(self)
+
+    def close(self) -> None:
+        """Free the parsed object (only needed when it is never loaded)."""
+        self._finalizer()
+
+    def __enter__(self) -> ObjectSpec:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self._loaded:
+            self.close()
+
+    def __repr__(self) -> str:
+        return f"<ObjectSpec {self.path} programs={list(self.programs)} maps={list(self.maps)}>"
+
+
+class Object(_Base):
+    """A loaded eBPF object: its programs and maps live in the kernel until ``close()``.
+
+    Links made from its programs are detached on close unless they were pinned.
+    """
+
+    def __init__(self, spec: ObjectSpec) -> None:
+        from bpfman.map import Map
+        from bpfman.program import Program
+
+        self._ptr = spec._ptr
+        self.path = spec.path
+        self.name = spec.name
+        self.btf = spec.btf
+        self._links: weakref.WeakSet[Link] = weakref.WeakSet()
+        self._finalizer = weakref.finalize(self, lib.bpf_object__close, self._ptr)
+        progs: dict[str, Program] = {}
+        for ps in spec.programs.values():
+            fd = lib.bpf_program__fd(ps._ptr)
+            if fd < 0:
+                continue  # autoload was off
+            progs[ps.name] = Program(
+                fd,
+                name=ps.name,
+                section=ps.section,
+                expected_attach_type=ps.expected_attach_type,
+                owner=self,
+                owns_fd=False,
+            )
+        self.programs: NamedMapping[Program] = NamedMapping("program", progs)
+        maps: dict[str, Map] = {}
+        for ms in spec.maps.values():
+            fd = lib.bpf_map__fd(ms._ptr)
+            if fd < 0:
+                continue
+            maps[ms.name] = Map(
+                fd,
+                name=ms.name,
+                btf=self.btf,
+                key_type_id=int(lib.bpf_map__btf_key_type_id(ms._ptr)),
+                value_type_id=int(lib.bpf_map__btf_value_type_id(ms._ptr)),
+                owner=self,
+                owns_fd=False,
+                pin_path=ms.pin_path,
+            )
+        self.maps: NamedMapping[Map] = NamedMapping("map", maps)
+        self.globals = Globals(self)
+
+    def _check_writable_globals(self) -> None:
+        pass  # .data/.bss are mmaped live after load; .rodata writes fault in the kernel
+
+    def _track(self, link: Link) -> None:
+        self._links.add(link)
+
+    @property
+    def closed(self) -> bool:
+        return not self._finalizer.alive
+
+    def close(self) -> None:
+        """Detach unpinned links made from this object, then unload it."""
+        for link in list(self._links):
+            link.close()
+        self._finalizer()
+
+    def __enter__(self) -> Object:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Object {self.path} programs={list(self.programs)} maps={list(self.maps)}>"
+
+
+_ELF_MAGIC = b"\x7fELF"
+
+
+def _precheck_file(path: str) -> None:
+    """Clear one-line errors for the common bad inputs before libbpf sees the file."""
+    try:
+        with builtins.open(path, "rb") as f:
+            head = f.read(20)
+    except FileNotFoundError:
+        raise BpfError(f"cannot open {path}: no such file", errno=_errno.ENOENT) from None
+    except IsADirectoryError:
+        raise BpfError(f"cannot open {path}: is a directory", errno=_errno.EISDIR) from None
+    except PermissionError:
+        raise BpfError(f"cannot open {path}: permission denied", errno=_errno.EACCES) from None
+    if head[:4] != _ELF_MAGIC:
+        raise BpfError(f"cannot open {path}: not an ELF file", errno=_errno.ENOEXEC)
+    if len(head) >= 20:
+        machine = int.from_bytes(head[18:20], "little" if head[5] == 1 else "big")
+        if machine not in (0, 247):  # EM_NONE, EM_BPF
+            raise BpfError(
+                f"cannot open {path}: ELF for machine {machine}, not an eBPF object (EM_BPF=247)",
+                errno=_errno.ENOEXEC,
+            )
+
+
+def open(path: str | os.PathLike[str]) -> ObjectSpec:
+    """Parse an eBPF object file; nothing is loaded into the kernel yet."""
+    return ObjectSpec(path)
+
+
+def load(path: str | os.PathLike[str]) -> Object:
+    """``open(path).load()``."""
+    return ObjectSpec(path).load()

@@ -1,0 +1,276 @@
+"""A loaded program: an fd, its kernel info, test runs, pins, and every attach kind.
+
+Attach methods are thin: each kind lives in its own module under
+``bpfman.attach`` and works from the program's fd alone, so a program reopened
+from a pin or an id attaches exactly like one fresh from its object.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import weakref
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bpfman import _libbpf, _sys
+from bpfman._libbpf import lib
+from bpfman.errors import BpfError, from_errno
+from bpfman.kinds import ProgramType
+
+if TYPE_CHECKING:
+    from bpfman.link import Link
+    from bpfman.object import Object
+
+
+@dataclass(frozen=True)
+class ProgramInfo:
+    id: int
+    name: str
+    type: ProgramType | int
+    tag: str
+    loaded_at: float  # seconds since the epoch
+    gpl_compatible: bool
+    jited: bool
+    jited_size: int
+    xlated_size: int
+    verified_insns: int
+    map_ids: tuple[int, ...]
+    btf_id: int
+    run_cnt: int
+    run_time_ns: int
+    created_by_uid: int
+
+
+@dataclass(frozen=True)
+class TestRunResult:
+    retval: int
+    duration_ns: int  # average per repetition
+    data: bytes  # data_out
+
+
+def _boot_time() -> float:
+    """Seconds since the epoch at which the boottime clock was 0."""
+    import time
+
+    return time.time() - time.clock_gettime(time.CLOCK_BOOTTIME)
+
+
+class Program:
+    """A program in the kernel, held by an fd."""
+
+    def __init__(
+        self,
+        fd: int,
+        *,
+        name: str | None = None,
+        section: str = "",
+        expected_attach_type: int | None = None,
+        owner: Object | None = None,
+        owns_fd: bool = True,
+    ) -> None:
+        self._fd = fd
+        self._owner = owner
+        self.section = section
+        self.expected_attach_type = expected_attach_type
+        info, _ = _sys.prog_info(fd, with_map_ids=False)
+        self.id: int = info.id
+        self.name: str = name or info.name.decode(errors="replace")
+        try:
+            self.type: ProgramType | int = ProgramType(info.type)
+        except ValueError:
+            self.type = info.type
+        self._finalizer = weakref.finalize(self, os.close, fd) if owns_fd else None
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def from_pin(cls, path: str) -> Program:
+        """Open the program pinned at *path*."""
+        return cls(_sys.obj_get(path))
+
+    @classmethod
+    def from_id(cls, prog_id: int) -> Program:
+        """Open the loaded program with kernel id *prog_id*."""
+        return cls(_sys.fd_from_id("prog", prog_id))
+
+    @classmethod
+    def from_fd(cls, fd: int) -> Program:
+        """Adopt *fd* (it is closed with the Program)."""
+        return cls(fd)
+
+    # ------------------------------------------------------------------ basics
+
+    @property
+    def fd(self) -> int:
+        if self._owner is not None and self._owner.closed:
+            raise BpfError(f"program {self.name}: its object is closed")
+        if self._finalizer is not None and not self._finalizer.alive:
+            raise BpfError(f"program {self.name} is closed")
+        return self._fd
+
+    def close(self) -> None:
+        if self._finalizer is not None:
+            self._finalizer()
+
+    def __enter__(self) -> Program:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _adopt(self, link: Link) -> Link:
+        if self._owner is not None:
+            self._owner._track(link)
+        return link
+
+    def info(self) -> ProgramInfo:
+        info, map_ids = _sys.prog_info(self.fd)
+        try:
+            ptype: ProgramType | int = ProgramType(info.type)
+        except ValueError:
+            ptype = info.type
+        return ProgramInfo(
+            id=info.id,
+            name=info.name.decode(errors="replace"),
+            type=ptype,
+            tag=bytes(info.tag).hex(),
+            loaded_at=_boot_time() + info.load_time / 1e9,
+            gpl_compatible=bool(info.gpl_compatible & 1),
+            jited=info.jited_prog_len > 0,
+            jited_size=info.jited_prog_len,
+            xlated_size=info.xlated_prog_len,
+            verified_insns=info.verified_insns,
+            map_ids=tuple(map_ids),
+            btf_id=info.btf_id,
+            run_cnt=info.run_cnt,
+            run_time_ns=info.run_time_ns,
+            created_by_uid=info.created_by_uid,
+        )
+
+    def test_run(
+        self,
+        data: bytes = b"",
+        repeat: int = 1,
+        ctx: bytes | None = None,
+        data_out_size: int | None = None,
+    ) -> TestRunResult:
+        """Run the program in the kernel on *data* (BPF_PROG_TEST_RUN)."""
+        din = ctypes.create_string_buffer(bytes(data), max(len(data), 1))
+        out_size = data_out_size if data_out_size is not None else max(len(data) + 256, 256)
+        dout = ctypes.create_string_buffer(out_size)
+        o = _libbpf.opts(
+            _libbpf.bpf_test_run_opts,
+            data_in=ctypes.cast(din, ctypes.c_void_p) if data else None,
+            data_size_in=len(data),
+            data_out=ctypes.cast(dout, ctypes.c_void_p) if data else None,
+            data_size_out=out_size if data else 0,
+            repeat=repeat,
+        )
+        if ctx is not None:
+            cin = ctypes.create_string_buffer(bytes(ctx), max(len(ctx), 1))
+            o.ctx_in = ctypes.cast(cin, ctypes.c_void_p)
+            o.ctx_size_in = len(ctx)
+        with _libbpf.capture() as log:
+            err = lib.bpf_prog_test_run_opts(self.fd, ctypes.byref(o))
+        if err:
+            raise from_errno(f"test run of {self.name}", err or _libbpf.errno(), log)
+        return TestRunResult(o.retval, o.duration, dout.raw[: o.data_size_out] if data else b"")
+
+    def pin(self, path: str) -> None:
+        _sys.obj_pin(self.fd, path)
+
+    def unpin(self, path: str) -> None:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            raise BpfError(f"nothing pinned at {path}") from None
+
+    def __repr__(self) -> str:
+        t = self.type.name.lower() if isinstance(self.type, ProgramType) else self.type
+        return f"<Program {self.name} id={self.id} type={t}>"
+
+    # ------------------------------------------------------------------ attach
+
+    def attach(self, **kw: Any) -> Link:
+        """Attach as the program's ELF section says (``tp/syscalls/sys_enter_kill``, ...)."""
+        from bpfman.attach import by_section
+
+        return self._adopt(by_section.attach(self, **kw))
+
+    def attach_tracepoint(self, group: str, name: str) -> Link:
+        from bpfman.attach import tracepoint
+
+        return self._adopt(tracepoint.attach_tracepoint(self, group, name))
+
+    def attach_raw_tracepoint(self, name: str) -> Link:
+        from bpfman.attach import tracepoint
+
+        return self._adopt(tracepoint.attach_raw_tracepoint(self, name))
+
+    def attach_kprobe(self, fn: str, offset: int = 0, retprobe: bool = False) -> Link:
+        from bpfman.attach import kprobe
+
+        return self._adopt(kprobe.attach_kprobe(self, fn, offset=offset, retprobe=retprobe))
+
+    def attach_uprobe(
+        self,
+        target: str,
+        fn: str | None = None,
+        offset: int = 0,
+        pid: int = -1,
+        retprobe: bool = False,
+    ) -> Link:
+        from bpfman.attach import uprobe
+
+        return self._adopt(
+            uprobe.attach_uprobe(self, target, fn=fn, offset=offset, pid=pid, retprobe=retprobe)
+        )
+
+    def attach_trace(self) -> Link:
+        """fentry / fexit / fmod_ret / tp_btf / lsm: the target was fixed at load."""
+        from bpfman.attach import trampoline
+
+        return self._adopt(trampoline.attach_trace(self))
+
+    def attach_freplace(self, target_prog: Program | int, func_name: str) -> Link:
+        from bpfman.attach import trampoline
+
+        return self._adopt(trampoline.attach_freplace(self, target_prog, func_name))
+
+    def attach_xdp(self, iface: str | int, mode: str = "drv", fallback: bool = True) -> Link:
+        from bpfman.attach import xdp
+
+        return self._adopt(xdp.attach_xdp(self, iface, mode=mode, fallback=fallback))
+
+    def attach_tc(
+        self,
+        iface: str | int,
+        direction: str = "ingress",
+        priority: int = 0,
+        handle: int = 0,
+    ) -> Link:
+        from bpfman.attach import tc
+
+        return self._adopt(tc.attach_tc(self, iface, direction, priority=priority, handle=handle))
+
+    def attach_tcx(
+        self,
+        iface: str | int,
+        direction: str = "ingress",
+        before: Program | Link | None = None,
+        after: Program | Link | None = None,
+    ) -> Link:
+        from bpfman.attach import tcx
+
+        return self._adopt(tcx.attach_tcx(self, iface, direction, before=before, after=after))
+
+    def attach_cgroup(self, path: str, attach_type: Any) -> Link:
+        from bpfman.attach import cgroup
+
+        return self._adopt(cgroup.attach_cgroup(self, path, attach_type))
+
+    def attach_perf_event(self, perf_fd: int) -> Link:
+        from bpfman.attach import perf_event
+
+        return self._adopt(perf_event.attach_perf_event(self, perf_fd))

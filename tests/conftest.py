@@ -1,0 +1,84 @@
+"""Shared fixtures: compiled test objects, root/kernel checks, and the residue check.
+
+Every test runs under ``no_residue``: kernel programs, links and maps, bpffs
+pins and network namespaces that appear during a test must be gone after it.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / "build" / "tests"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if os.geteuid() != 0:
+        raise pytest.UsageError("pybpfman's tests run against the real kernel: run them as root")
+    subprocess.run(["make", "-s", "-C", str(ROOT), "bpf"], check=True)
+
+
+@pytest.fixture(scope="session")
+def bpf_obj() -> ObjPath:
+    return ObjPath()
+
+
+class ObjPath:
+    """``bpf_obj("basic")`` -> path of build/tests/basic.bpf.o."""
+
+    def __call__(self, name: str) -> str:
+        path = BUILD / f"{name}.bpf.o"
+        assert path.exists(), f"{path} was not built"
+        return str(path)
+
+
+def _snapshot() -> dict[str, set[str]]:
+    from bpfman import _sys
+
+    pins: set[str] = set()
+    for root, dirs, files in os.walk("/sys/fs/bpf"):
+        for n in dirs + files:
+            pins.add(os.path.join(root, n))
+    netns = set(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else set()
+    return {
+        "programs": {str(i) for i in _sys.ids("prog")},
+        "links": {str(i) for i in _sys.ids("link")},
+        "maps": {str(i) for i in _sys.ids("map")},
+        "pins": pins,
+        "netns": netns,
+    }
+
+
+def residue(before: dict[str, set[str]]) -> dict[str, set[str]]:
+    """What exists now that did not before (kernel frees objects lazily: wait a little)."""
+    left: dict[str, set[str]] = {}
+    for _ in range(40):
+        gc.collect()
+        now = _snapshot()
+        left = {k: now[k] - before[k] for k in now if now[k] - before[k]}
+        if not left:
+            return left
+        time.sleep(0.05)
+    return left
+
+
+@pytest.fixture(autouse=True)
+def no_residue(request: pytest.FixtureRequest) -> Iterator[None]:
+    if request.node.get_closest_marker("allow_residue"):
+        yield
+        return
+    before = _snapshot()
+    yield
+    left = residue(before)
+    assert not left, f"test left residue behind: {left}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "allow_residue: the test manages residue itself")
