@@ -39,6 +39,39 @@ class ObjPath:
         return str(path)
 
 
+def _foreign_ids() -> dict[str, set[str]]:
+    """Kernel object ids held open by other processes (developers run suites side by side)."""
+    out: dict[str, set[str]] = {"programs": set(), "maps": set(), "links": set()}
+    keys = {"prog_id": "programs", "map_id": "maps", "link_id": "links"}
+    me = str(os.getpid())
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or pid == me:
+            continue
+        try:
+            names = os.listdir(f"/proc/{pid}/fdinfo")
+        except OSError:
+            continue
+        for n in names:
+            try:
+                with open(f"/proc/{pid}/fdinfo/{n}") as f:
+                    text = f.read()
+            except OSError:
+                continue
+            for line in text.splitlines():
+                k, _, v = line.partition(":")
+                if k in keys:
+                    out[keys[k]].add(v.strip())
+    return out
+
+
+def _foreign_name(name: str) -> bool:
+    """A pin dir or netns named ``...-<pid>-...`` by another live test process."""
+    for part in os.path.basename(name).split("-"):
+        if part.isdigit() and part != str(os.getpid()) and os.path.exists(f"/proc/{part}"):
+            return True
+    return False
+
+
 def _snapshot() -> dict[str, set[str]]:
     from bpfman import _sys
 
@@ -63,10 +96,35 @@ def residue(before: dict[str, set[str]]) -> dict[str, set[str]]:
         gc.collect()
         now = _snapshot()
         left = {k: now[k] - before[k] for k in now if now[k] - before[k]}
+        if left:
+            foreign = _foreign_ids()
+            for k in list(left):
+                left[k] -= foreign.get(k, set())
+                left[k] = {
+                    n
+                    for n in left[k]
+                    if not _foreign_name(n.split("/sys/fs/bpf/")[-1].split("/")[0])
+                }
+                if not left[k]:
+                    del left[k]
         if not left:
             return left
         time.sleep(0.05)
     return left
+
+
+@pytest.fixture
+def pin_dir() -> Iterator[str]:
+    """A fresh bpffs directory for this test's pins, removed (with anything left) after it."""
+    import shutil
+    import uuid
+
+    path = f"/sys/fs/bpf/pybpfman-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    os.makedirs(path)
+    yield path
+    left = os.listdir(path)
+    shutil.rmtree(path, ignore_errors=True)
+    assert not left, f"test left pins in {path}: {left}"
 
 
 @pytest.fixture(autouse=True)
