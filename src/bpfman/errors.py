@@ -53,12 +53,55 @@ def from_errno(what: str, err: int, log: list[str] | None = None) -> BpfError:
     """A ``BpfError`` for a failed libbpf call; *err* may be negative (libbpf style)."""
     err = abs(err)
     text = "".join(log or [])
-    reason = os.strerror(err) if err else "failed"
+    reason = _strerror(err)
+    prog, verdict = verifier_verdict(text)
+    if verdict:
+        return BpfError(
+            f"{what}: program {prog!r} rejected by the verifier: {verdict} ({reason})",
+            errno=err,
+            log=text,
+        )
     hint = _last_libbpf_reason(text)
     msg = f"{what}: {reason}"
     if hint and hint.lower() not in msg.lower():
         msg += f" ({hint})"
     return BpfError(msg, errno=err, log=text)
+
+
+def _strerror(err: int) -> str:
+    if not err:
+        return "failed"
+    if err >= 4000:  # libbpf's own error numbers (LIBBPF_ERRNO__*)
+        from bpfman import _libbpf
+
+        return _libbpf.strerror(err)
+    return os.strerror(err)
+
+
+def verifier_verdict(text: str) -> tuple[str, str]:
+    """(program name, the verifier's reason) from libbpf's log of a failed load."""
+    prog = ""
+    verdict = ""
+    inside = False
+    for raw in text.splitlines():
+        line = raw.strip()
+        if "BEGIN PROG LOAD LOG" in line:
+            inside = True
+            start = line.find("prog '")
+            if start >= 0:
+                prog = line[start + 6 : line.find("'", start + 6)]
+            continue
+        if "END PROG LOAD LOG" in line:
+            inside = False
+            continue
+        if not inside or not line:
+            continue
+        if line.startswith((";", "processed ", "verification time", "stack depth")):
+            continue
+        if line[0].isdigit() and ":" in line.split()[0]:
+            continue  # an instruction trace line "7: (79) r1 = ..."
+        verdict = line
+    return prog, verdict[:300]
 
 
 def _last_libbpf_reason(text: str) -> str:
