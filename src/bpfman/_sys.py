@@ -24,6 +24,8 @@ BPF_PROG_QUERY = 16
 BPF_LINK_CREATE = 28
 BPF_LINK_UPDATE = 29
 BPF_LINK_DETACH = 34
+BPF_ENABLE_STATS = 32
+BPF_STATS_RUN_TIME = 0
 
 # attach ordering flags (tcx, mprog)
 BPF_F_REPLACE = 1 << 2
@@ -79,6 +81,11 @@ def link_create_netfilter(
 ) -> int:
     attr = struct.pack("=IIII IIiI", prog_fd, 0, 45, 0, pf, hooknum, priority, nf_flags)
     return bpf(BPF_LINK_CREATE, attr, "netfilter link create")
+
+
+def enable_stats() -> int:
+    """BPF_ENABLE_STATS (run time): programs count run_cnt/run_time_ns while the fd is open."""
+    return bpf(BPF_ENABLE_STATS, struct.pack("=I", BPF_STATS_RUN_TIME), "enable run-time stats")
 
 
 def link_detach(link_fd: int) -> None:

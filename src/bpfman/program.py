@@ -7,9 +7,11 @@ from a pin or an id attaches exactly like one fresh from its object.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +49,16 @@ class TestRunResult:
     retval: int
     duration_ns: int  # average per repetition
     data: bytes  # data_out
+
+
+@contextlib.contextmanager
+def enable_stats() -> Iterator[None]:
+    """Make the kernel count ``run_cnt``/``run_time_ns`` of every program inside the block."""
+    fd = _sys.enable_stats()
+    try:
+        yield
+    finally:
+        os.close(fd)
 
 
 def _boot_time() -> float:
