@@ -26,8 +26,10 @@ $(BUILD)/vmlinux.h:
 	mkdir -p $(BUILD)
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
 
+# shipped objects keep BTF but drop DWARF (llvm-strip -g)
 src/bpfman/data/%.bpf.o: bpf/examples/%.bpf.c $(BUILD)/vmlinux.h $(wildcard bpf/include/*.h)
-	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
+	llvm-strip -g $@.tmp -o $@ && rm -f $@.tmp
 
 $(BUILD)/tests/%.bpf.o: tests/bpf/%.bpf.c $(BUILD)/vmlinux.h $(wildcard bpf/include/*.h)
 	@mkdir -p $(BUILD)/tests
