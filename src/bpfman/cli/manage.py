@@ -1,0 +1,494 @@
+"""The manager's commands: load, attach, detach, unload, list, get, doctor, gc.
+
+Flags follow bpfman's CLI (../shared/spec/cli.md). Exit codes: 0 ok,
+1 the operation failed, 2 a usage error.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from bpfman.manager.models import BpfmanType
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+OUTPUT = click.option(
+    "-o", "--output", type=click.Choice(["table", "json"]), default="table", help="output format"
+)
+
+
+class Ctx:
+    """Global options shared by every command (set by the main group)."""
+
+    def __init__(self, runtime_dir: str | None, config: str | None) -> None:
+        self.runtime_dir = runtime_dir
+        self.config = config
+        self._manager: Any = None
+
+    def manager(self) -> Any:
+        if self._manager is None:
+            from bpfman.manager.core import Manager
+
+            self._manager = Manager(self.runtime_dir, config_path=self.config)
+        return self._manager
+
+
+def fail(message: str, code: int) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+def handled(fn: F) -> F:
+    """Turn the library's and manager's errors into one line and the right exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from bpfman.errors import BpfError
+        from bpfman.manager.lock import LockTimeout
+        from bpfman.manager.parse import InputError
+
+        try:
+            return fn(*args, **kwargs)
+        except InputError as e:
+            fail(str(e), 2)
+        except (BpfError, LockTimeout) as e:
+            fail(str(e), 1)
+        except KeyError as e:
+            fail(str(e.args[0]) if e.args else "not found", 1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def ctx_obj() -> Ctx:
+    obj = click.get_current_context().find_root().obj
+    if not isinstance(obj, Ctx):
+        obj = Ctx(None, None)
+        click.get_current_context().find_root().obj = obj
+    return obj
+
+
+# ---------------------------------------------------------------------- load
+
+
+@click.group("load", help="Load eBPF programs (no attach).")
+def load_group() -> None:
+    pass
+
+
+def _load_common(fn: F) -> F:
+    for opt in reversed(
+        [
+            click.option(
+                "--programs",
+                "programs",
+                multiple=True,
+                required=True,
+                help="TYPE:NAME[:ATTACH] (repeatable, or space separated)",
+            ),
+            click.option("-g", "--global", "globals_", multiple=True, help="NAME=HEX"),
+            click.option("-m", "--metadata", multiple=True, help="KEY=VALUE"),
+            click.option("-a", "--application", default=None),
+            click.option("--map-owner-id", type=int, default=None),
+            OUTPUT,
+        ]
+    ):
+        fn = opt(fn)
+    return fn
+
+
+@load_group.command("file", help="Load programs from a local object file.")
+@click.option("-p", "--path", required=True, help="path of the eBPF object file")
+@_load_common
+@handled
+def load_file(
+    path: str,
+    programs: tuple[str, ...],
+    globals_: tuple[str, ...],
+    metadata: tuple[str, ...],
+    application: str | None,
+    map_owner_id: int | None,
+    output: str,
+) -> None:
+    from bpfman.manager import parse
+    from bpfman.manager.core import LoadSpec
+
+    meta = parse.metadata(list(metadata))
+    if application:
+        meta["bpfman_application"] = application
+    spec = LoadSpec(
+        requests=parse.program_requests(list(programs)),
+        path=path,
+        globals=parse.global_data(list(globals_)),
+        metadata=meta,
+        map_owner_id=map_owner_id,
+    )
+    mgr = ctx_obj().manager()
+    records = mgr.load(spec)
+    _print_programs(mgr, [r.id for r in records], output, as_load=True)
+
+
+# ---------------------------------------------------------------------- attach
+
+
+@click.group("attach", help="Attach a loaded program: bpfman attach PROGRAM_ID TYPE ...")
+@click.argument("program_id", type=int)
+@click.pass_context
+def attach_group(ctx: click.Context, program_id: int) -> None:
+    ctx.meta["program_id"] = program_id
+
+
+def _attach(
+    kind: BpfmanType, params: dict[str, Any], metadata: tuple[str, ...], output: str
+) -> None:
+    from bpfman.manager import parse, views
+    from bpfman.manager.core import AttachSpec
+
+    prog_id = click.get_current_context().meta["program_id"]
+    mgr = ctx_obj().manager()
+    link = mgr.attach(prog_id, AttachSpec(kind, params, parse.metadata(list(metadata))))
+    _print_link(mgr, views.link_info(mgr, link), link.kind, output)
+
+
+META = click.option("-m", "--metadata", multiple=True, help="KEY=VALUE")
+NETNS = click.option("-n", "--netns", default=None, help="network namespace path")
+
+
+@attach_group.command("xdp")
+@click.option("-i", "--iface", required=True)
+@click.option("-p", "--priority", type=int, required=True)
+@click.option("--proceed-on", "proceed_on", multiple=True)
+@NETNS
+@META
+@OUTPUT
+@handled
+def attach_xdp(
+    iface: str,
+    priority: int,
+    proceed_on: tuple[str, ...],
+    netns: str | None,
+    metadata: tuple[str, ...],
+    output: str,
+) -> None:
+    params = {"iface": iface, "priority": priority, "proceed_on": list(proceed_on), "netns": netns}
+    _attach(BpfmanType.XDP, params, metadata, output)
+
+
+@attach_group.command("tc")
+@click.option("-d", "--direction", required=True)
+@click.option("-i", "--iface", required=True)
+@click.option("-p", "--priority", type=int, required=True)
+@click.option("--proceed-on", "proceed_on", multiple=True)
+@NETNS
+@META
+@OUTPUT
+@handled
+def attach_tc(
+    direction: str,
+    iface: str,
+    priority: int,
+    proceed_on: tuple[str, ...],
+    netns: str | None,
+    metadata: tuple[str, ...],
+    output: str,
+) -> None:
+    params = {
+        "direction": direction,
+        "iface": iface,
+        "priority": priority,
+        "proceed_on": list(proceed_on),
+        "netns": netns,
+    }
+    _attach(BpfmanType.TC, params, metadata, output)
+
+
+@attach_group.command("tcx")
+@click.option("-d", "--direction", required=True)
+@click.option("-i", "--iface", required=True)
+@click.option("-p", "--priority", type=int, required=True)
+@NETNS
+@META
+@OUTPUT
+@handled
+def attach_tcx(
+    direction: str,
+    iface: str,
+    priority: int,
+    netns: str | None,
+    metadata: tuple[str, ...],
+    output: str,
+) -> None:
+    params = {"direction": direction, "iface": iface, "priority": priority, "netns": netns}
+    _attach(BpfmanType.TCX, params, metadata, output)
+
+
+@attach_group.command("tracepoint")
+@click.option("-t", "--tracepoint", required=True, help="GROUP/NAME")
+@META
+@OUTPUT
+@handled
+def attach_tracepoint(tracepoint: str, metadata: tuple[str, ...], output: str) -> None:
+    _attach(BpfmanType.TRACEPOINT, {"tracepoint": tracepoint}, metadata, output)
+
+
+@attach_group.command("kprobe")
+@click.option("-f", "--fn-name", required=True)
+@click.option("-o", "--offset", type=int, default=0)
+@click.option("-c", "--container-pid", type=int, default=None)
+@META
+@click.option("--output", type=click.Choice(["table", "json"]), default="table")
+@handled
+def attach_kprobe(
+    fn_name: str, offset: int, container_pid: int | None, metadata: tuple[str, ...], output: str
+) -> None:
+    params = {"fn_name": fn_name, "offset": offset, "container_pid": container_pid}
+    _attach(BpfmanType.KPROBE, params, metadata, output)
+
+
+@attach_group.command("uprobe")
+@click.option("-t", "--target", required=True)
+@click.option("-f", "--fn-name", default=None)
+@click.option("-o", "--offset", type=int, default=0)
+@click.option("-p", "--pid", type=int, default=None)
+@click.option("-c", "--container-pid", type=int, default=None)
+@META
+@click.option("--output", type=click.Choice(["table", "json"]), default="table")
+@handled
+def attach_uprobe(
+    target: str,
+    fn_name: str | None,
+    offset: int,
+    pid: int | None,
+    container_pid: int | None,
+    metadata: tuple[str, ...],
+    output: str,
+) -> None:
+    params = {
+        "target": target,
+        "fn_name": fn_name,
+        "offset": offset,
+        "pid": pid,
+        "container_pid": container_pid,
+    }
+    _attach(BpfmanType.UPROBE, params, metadata, output)
+
+
+@attach_group.command("fentry")
+@META
+@OUTPUT
+@handled
+def attach_fentry(metadata: tuple[str, ...], output: str) -> None:
+    _attach(BpfmanType.FENTRY, {}, metadata, output)
+
+
+@attach_group.command("fexit")
+@META
+@OUTPUT
+@handled
+def attach_fexit(metadata: tuple[str, ...], output: str) -> None:
+    _attach(BpfmanType.FEXIT, {}, metadata, output)
+
+
+# ---------------------------------------------------------------------- detach / unload
+
+
+@click.command("detach", help="Detach one link.")
+@click.argument("link_id", type=int)
+@handled
+def detach(link_id: int) -> None:
+    ctx_obj().manager().detach(link_id)
+
+
+@click.command("unload", help="Detach all links of a program, then unload it.")
+@click.argument("program_id", type=int)
+@handled
+def unload(program_id: int) -> None:
+    ctx_obj().manager().unload(program_id)
+
+
+# ---------------------------------------------------------------------- list / get
+
+
+@click.group("list", help="List programs or links.")
+def list_group() -> None:
+    pass
+
+
+@list_group.command("programs")
+@click.option("--all", "show_all", is_flag=True, help="also programs bpfman did not load")
+@click.option("--program-type", default=None, help="bpfman type word or kernel type number")
+@click.option("--application", default=None)
+@click.option("-m", "--metadata-selector", multiple=True, help="KEY=VALUE (AND)")
+@OUTPUT
+@handled
+def list_programs(
+    show_all: bool,
+    program_type: str | None,
+    application: str | None,
+    metadata_selector: tuple[str, ...],
+    output: str,
+) -> None:
+    from bpfman.manager import parse, query
+
+    selector = parse.metadata(list(metadata_selector), "--metadata-selector")
+    if application:
+        selector["bpfman_application"] = application
+    mgr = ctx_obj().manager()
+    results = query.list_programs(mgr, show_all, program_type, selector)
+    if output == "json":
+        from bpfman.cli.output import emit_json
+
+        emit_json([query.public(r) for r in results])
+        return
+    _programs_table(results)
+
+
+@list_group.command("links")
+@click.option("--program-id", type=int, default=None)
+@OUTPUT
+@handled
+def list_links(program_id: int | None, output: str) -> None:
+    from bpfman.cli.output import emit_json, table
+    from bpfman.manager import views
+
+    mgr = ctx_obj().manager()
+    links = mgr.links(program_id)
+    if output == "json":
+        emit_json([views.link_info(mgr, link) for link in links])
+        return
+    rows = []
+    for link in links:
+        rec = mgr.store.program(link.program_id)
+        rows.append(
+            [
+                link.program_id,
+                link.id,
+                rec.application if rec else "",
+                rec.type_word if rec else "",
+                rec.name if rec else "",
+                views.attachment(link),
+            ]
+        )
+    headers = ["Program ID", "Link ID", "Application", "Type", "Function Name", "Attachment"]
+    click.echo(table(headers, rows))
+
+
+@click.group("get", help="Details of one program or link.")
+def get_group() -> None:
+    pass
+
+
+@get_group.command("program")
+@click.argument("program_id", type=int)
+@OUTPUT
+@handled
+def get_program(program_id: int, output: str) -> None:
+    mgr = ctx_obj().manager()
+    _print_programs(mgr, [program_id], output, single=True)
+
+
+@get_group.command("link")
+@click.argument("link_id", type=int)
+@OUTPUT
+@handled
+def get_link(link_id: int, output: str) -> None:
+    from bpfman.manager import views
+
+    mgr = ctx_obj().manager()
+    link = mgr.link_record(link_id)
+    _print_link(mgr, views.link_info(mgr, link), link.kind, output)
+
+
+# ---------------------------------------------------------------------- doctor / gc
+
+
+@click.command("doctor", help="Check DB, bpffs pins and kernel agree (read-only).")
+@OUTPUT
+@handled
+def doctor(output: str) -> None:
+    from bpfman.manager import reconcile
+
+    problems = reconcile.doctor(ctx_obj().manager())
+    if output == "json":
+        from bpfman.cli.output import emit_json
+
+        emit_json([p.describe() for p in problems])
+    else:
+        for p in problems:
+            click.echo(p.describe())
+        if not problems:
+            click.echo("ok: database, pins and kernel agree")
+    sys.exit(1 if problems else 0)
+
+
+@click.command("gc", help="Repair what doctor reports.")
+@handled
+def gc() -> None:
+    from bpfman.manager import reconcile
+
+    for line in reconcile.gc(ctx_obj().manager()):
+        click.echo(line)
+
+
+# ---------------------------------------------------------------------- printing
+
+
+def _print_programs(
+    mgr: Any, ids: list[int], output: str, as_load: bool = False, single: bool = False
+) -> None:
+    from bpfman.cli.output import emit_json, get_program_text
+    from bpfman.manager import query
+
+    results = [query.program_result(mgr, i) for i in ids]
+    if output == "json":
+        if single:
+            emit_json(query.public(results[0]))
+        else:
+            emit_json([query.public(r) for r in results])
+        return
+    if len(results) == 1:
+        r = results[0]
+        click.echo(get_program_text(r.get("info"), r["kernel_info"], r.get("_type_word", "")))
+    else:
+        _programs_table(results)
+
+
+def _programs_table(results: list[dict[str, Any]]) -> None:
+    from bpfman.cli.output import links_cell, table
+    from bpfman.kinds import ProgramType, name_of
+
+    rows = []
+    for r in results:
+        info = r.get("info")
+        k = r["kernel_info"]
+        if info is None:
+            rows.append([k["id"], "", name_of(ProgramType, k["program_type"]), k["name"], ""])
+        else:
+            rows.append(
+                [
+                    k["id"],
+                    info["metadata"].get("bpfman_application", ""),
+                    r.get("_type_word", ""),
+                    info["name"],
+                    links_cell(info["links"]),
+                ]
+            )
+    click.echo(table(["Program ID", "Application", "Type", "Function Name", "Links"], rows))
+
+
+def _print_link(mgr: Any, link: dict[str, Any], kind: BpfmanType, output: str) -> None:
+    from bpfman.cli.output import emit_json, get_link_text
+
+    if output == "json":
+        emit_json(link)
+        return
+    rec = mgr.store.program(link["program_id"])
+    link["_attach_fn"] = rec.attach_fn if rec else None
+    click.echo(get_link_text(link, kind))
+
+
+COMMANDS = [load_group, attach_group, detach, unload, list_group, get_group, doctor, gc]

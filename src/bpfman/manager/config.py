@@ -1,0 +1,36 @@
+"""``/etc/bpfman/bpfman.toml``: per-interface XDP mode and signing options."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from typing import Any
+
+from bpfman.errors import BpfError
+
+XDP_MODES = ("drv", "skb", "hw")
+
+
+@dataclass(frozen=True)
+class Config:
+    interfaces: dict[str, dict[str, Any]] = field(default_factory=dict)
+    signing: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, path: str) -> Config:
+        try:
+            with open(path, "rb") as f:
+                data = tomllib.load(f)
+        except FileNotFoundError:
+            return cls()
+        except (OSError, tomllib.TOMLDecodeError) as e:
+            raise BpfError(f"config {path}: {e}") from None
+        interfaces = data.get("interfaces", {})
+        for iface, opts in interfaces.items():
+            mode = opts.get("xdp_mode", "drv")
+            if mode not in XDP_MODES:
+                raise BpfError(f"config {path}: interfaces.{iface}.xdp_mode must be drv, skb or hw")
+        return cls(interfaces=interfaces, signing=data.get("signing", {}))
+
+    def xdp_mode(self, iface: str) -> str:
+        return str(self.interfaces.get(iface, {}).get("xdp_mode", "drv"))

@@ -1,0 +1,255 @@
+"""The Manager: bpfman's operations over the library, bpffs pins and the store.
+
+Order of work in every change: kernel first, then pins, the DB commit last;
+a failure at any step unwinds the steps before it (``Undo``). All changes
+happen under the global writer lock. What a crash leaves half-done,
+``doctor`` reports and ``gc`` repairs (see ``reconcile.py``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from bpfman.errors import BpfError
+from bpfman.manager import parse
+from bpfman.manager.config import Config
+from bpfman.manager.errors import InputError, NotFoundError, PreconditionError
+from bpfman.manager.lock import WriterLock
+from bpfman.manager.models import BpfmanType, LinkRecord, ProgramRecord, ProgramRequest
+from bpfman.manager.paths import DEFAULT_CONFIG, DEFAULT_RUNTIME_DIR, Paths, ensure_layout
+from bpfman.manager.store import Store
+from bpfman.manager.undo import Undo
+
+APPLICATION_KEY = "bpfman_application"
+
+
+@dataclass
+class LoadSpec:
+    """Everything ``load file`` / ``load image`` / the Load RPC asks for."""
+
+    requests: list[ProgramRequest]
+    path: str | None = None
+    image_url: str | None = None
+    pull_policy: str | None = None
+    globals: dict[str, bytes] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
+    map_owner_id: int | None = None
+
+
+@dataclass
+class AttachSpec:
+    """One attach request; ``params`` holds the type's fields (gRPC names)."""
+
+    kind: BpfmanType
+    params: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+class Manager:
+    def __init__(
+        self,
+        runtime_dir: str | None = None,
+        config_path: str | None = None,
+        lock_timeout: float | None = None,
+    ) -> None:
+        root = runtime_dir or os.environ.get("BPFMAN_RUNTIME_DIR") or DEFAULT_RUNTIME_DIR
+        self.paths = Paths(root)
+        self.config = Config.read(config_path or DEFAULT_CONFIG)
+        ensure_layout(self.paths)
+        self.store = Store(self.paths.db)
+        env_timeout = os.environ.get("BPFMAN_LOCK_TIMEOUT")
+        self.lock_timeout = lock_timeout or (float(env_timeout) if env_timeout else 30.0)
+
+    def xdp_mode(self, iface: str) -> str:
+        return self.config.xdp_mode(iface)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Manager:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        with WriterLock(self.paths.lock, self.lock_timeout):
+            yield
+
+    # ------------------------------------------------------------------ records
+
+    def program_record(self, prog_id: int) -> ProgramRecord:
+        rec = self.store.program(prog_id)
+        if rec is None:
+            raise NotFoundError(f"no program with id {prog_id} is managed by bpfman")
+        return rec
+
+    def link_record(self, link_id: int) -> LinkRecord:
+        rec = self.store.link(link_id)
+        if rec is None:
+            raise NotFoundError(f"no link with id {link_id}")
+        return rec
+
+    def open_program(self, rec: ProgramRecord) -> Any:
+        """The kernel program behind *rec*, checked to be ours (same tag)."""
+        from bpfman.program import Program
+
+        path = self.paths.prog_pin(rec.id)
+        try:
+            prog = Program.from_pin(path)
+        except BpfError:
+            raise PreconditionError(
+                f"program {rec.id} is in the database but its pin {path} is gone (run bpfman gc)"
+            ) from None
+        if prog.info().tag != rec.tag:
+            prog.close()
+            raise PreconditionError(f"the program pinned at {path} is not the one bpfman loaded")
+        return prog
+
+    # ------------------------------------------------------------------ load
+
+    def load(self, spec: LoadSpec) -> list[ProgramRecord]:
+        if not spec.requests:
+            raise InputError("nothing to load: give --programs TYPE:NAME")
+        with self._writing():
+            return self._load(spec)
+
+    def _load(self, spec: LoadSpec) -> list[ProgramRecord]:
+        import bpfman
+        from bpfman.manager import loadplan
+
+        if spec.path is None:
+            raise InputError("load needs a bytecode file path")
+        owner: ProgramRecord | None = None
+        if spec.map_owner_id is not None:
+            owner = self.store.program(spec.map_owner_id)
+            if owner is None:
+                raise NotFoundError(f"--map-owner-id {spec.map_owner_id}: no such bpfman program")
+        obj_spec = bpfman.open(spec.path)
+        try:
+            loadplan.configure(obj_spec, spec, self.paths.maps_dir(owner.id) if owner else None)
+            obj = obj_spec.load()
+        finally:
+            if not obj_spec._loaded:
+                obj_spec.close()
+        records: list[ProgramRecord] = []
+        with Undo() as undo, obj:
+            progs = [obj.programs[r.name] for r in spec.requests]
+            first_id = progs[0].id
+            owner_id = owner.id if owner else first_id
+            maps_dir = self.paths.maps_dir(owner_id)
+            for prog in progs:
+                pin = self.paths.prog_pin(prog.id)
+                prog.pin(pin)
+                undo.push(f"unpin {pin}", lambda p=pin: os.unlink(p))
+            if owner is None:
+                os.makedirs(maps_dir, exist_ok=True)
+                undo.push(f"remove {maps_dir}", lambda: shutil.rmtree(maps_dir, True))
+                for m in obj.maps.values():
+                    target = os.path.join(maps_dir, m.name)
+                    if not os.path.exists(target):
+                        m.pin(target)
+            metadata = dict(spec.metadata)
+            for req, prog in zip(spec.requests, progs, strict=True):
+                rec = ProgramRecord(
+                    id=prog.id,
+                    name=req.name,
+                    kind=req.kind,
+                    retprobe=req.retprobe,
+                    path=os.path.abspath(spec.path),
+                    image_url=spec.image_url,
+                    pull_policy=spec.pull_policy,
+                    attach_fn=req.attach_fn,
+                    map_owner_id=(
+                        owner.id if owner else (None if prog.id == first_id else first_id)
+                    ),
+                    map_pin_path=maps_dir,
+                    tag=prog.info().tag,
+                    globals=dict(spec.globals),
+                    metadata=metadata,
+                )
+                records.append(rec)
+            with self.store.transaction():
+                for rec in records:
+                    self.store.add_program(rec)
+            undo.commit()
+        return records
+
+    # ------------------------------------------------------------------ attach
+
+    def attach(self, prog_id: int, req: AttachSpec) -> LinkRecord:
+        with self._writing():
+            rec = self.program_record(prog_id)
+            if req.kind != rec.kind:
+                raise InputError(
+                    f"program {prog_id} was loaded as {rec.type_word}: "
+                    f"it cannot be attached as {req.kind.name.lower()}"
+                )
+            from bpfman.manager import attacher
+
+            prog = self.open_program(rec)
+            with prog, Undo() as undo:
+                link_id = self.store.next_link_id()
+                result = attacher.attach(self, rec, prog, req, link_id, undo)
+                with self.store.transaction():
+                    self.store.add_link(
+                        rec.id,
+                        rec.kind,
+                        result.kernel_link_id,
+                        result.pin_path,
+                        result.params,
+                        req.metadata,
+                        link_id=link_id,
+                    )
+                undo.commit()
+            return self.link_record(link_id)
+
+    # ------------------------------------------------------------------ detach / unload
+
+    def detach(self, link_id: int) -> None:
+        with self._writing():
+            self._detach(self.link_record(link_id))
+
+    def _detach(self, link: LinkRecord) -> None:
+        from bpfman.manager import attacher
+
+        attacher.detach(self, link)
+        with self.store.transaction():
+            self.store.delete_link(link.id)
+
+    def unload(self, prog_id: int) -> None:
+        with self._writing():
+            rec = self.program_record(prog_id)
+            users = self.store.map_users(rec.id)
+            if rec.map_owner_id is None and users:
+                raise PreconditionError(
+                    f"program {rec.id} owns maps still used by program(s) "
+                    f"{', '.join(map(str, users))}: unload them first"
+                )
+            for link in self.store.links(rec.id):
+                self._detach(link)
+            pin = self.paths.prog_pin(rec.id)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(pin)
+            if rec.map_owner_id is None:
+                shutil.rmtree(rec.map_pin_path, ignore_errors=True)
+            with self.store.transaction():
+                self.store.delete_program(rec.id)
+
+    # ------------------------------------------------------------------ queries
+
+    def programs(self) -> list[ProgramRecord]:
+        return self.store.programs()
+
+    def links(self, program_id: int | None = None) -> list[LinkRecord]:
+        return self.store.links(program_id)
+
+
+def parse_requests(entries: list[str]) -> list[ProgramRequest]:
+    return parse.program_requests(entries)

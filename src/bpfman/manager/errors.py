@@ -1,0 +1,17 @@
+"""Manager error kinds; each maps to a CLI exit code and a gRPC status."""
+
+from __future__ import annotations
+
+from bpfman.errors import BpfError
+from bpfman.manager.parse import InputError
+
+
+class NotFoundError(BpfError):
+    """An unknown program or link id (gRPC NOT_FOUND)."""
+
+
+class PreconditionError(BpfError):
+    """The request is valid but the state forbids it (gRPC FAILED_PRECONDITION)."""
+
+
+__all__ = ["BpfError", "InputError", "NotFoundError", "PreconditionError"]

@@ -1,0 +1,79 @@
+"""Configure an opened object for a bpfman load: program types, autoload, globals, shared maps."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from bpfman.errors import BpfError
+from bpfman.kinds import AttachType, ProgramType
+from bpfman.manager.errors import InputError
+from bpfman.manager.models import BpfmanType
+
+if TYPE_CHECKING:
+    from bpfman.manager.core import LoadSpec
+    from bpfman.object import ObjectSpec
+
+# bpfman type -> (kernel program type to load as, section types it accepts)
+KERNEL_TYPE: dict[BpfmanType, tuple[ProgramType, frozenset[ProgramType]]] = {
+    BpfmanType.XDP: (ProgramType.XDP, frozenset({ProgramType.XDP})),
+    BpfmanType.TC: (ProgramType.SCHED_CLS, frozenset({ProgramType.SCHED_CLS})),
+    BpfmanType.TCX: (ProgramType.SCHED_CLS, frozenset({ProgramType.SCHED_CLS})),
+    BpfmanType.TRACEPOINT: (ProgramType.TRACEPOINT, frozenset({ProgramType.TRACEPOINT})),
+    BpfmanType.KPROBE: (ProgramType.KPROBE, frozenset({ProgramType.KPROBE})),
+    BpfmanType.UPROBE: (ProgramType.KPROBE, frozenset({ProgramType.KPROBE})),
+    BpfmanType.FENTRY: (ProgramType.TRACING, frozenset({ProgramType.TRACING})),
+    BpfmanType.FEXIT: (ProgramType.TRACING, frozenset({ProgramType.TRACING})),
+}
+
+
+def configure(spec: ObjectSpec, load: LoadSpec, owner_maps_dir: str | None) -> None:
+    """Apply *load* to *spec*; bad names and values are ``InputError``."""
+    wanted = {r.name: r for r in load.requests}
+    for name in wanted:
+        if name not in spec.programs:
+            known = ", ".join(sorted(spec.programs)) or "none"
+            raise InputError(f"no program named {name!r} in {spec.path} (known: {known})")
+    for ps in spec.programs.values():
+        req = wanted.get(ps.name)
+        if req is None:
+            ps.autoload = False
+            continue
+        kernel_type, accepted = KERNEL_TYPE[req.kind]
+        if ps.type not in accepted and ps.type != ProgramType.UNSPEC:
+            raise InputError(
+                f"program {ps.name!r} is a {ps.type.name.lower()} program "
+                f"(section {ps.section!r}), not {req.type_word}"
+            )
+        ps.autoload = True
+        if ps.type != kernel_type:
+            ps.type = kernel_type
+        if req.kind in (BpfmanType.FENTRY, BpfmanType.FEXIT):
+            ps.expected_attach_type = (
+                AttachType.TRACE_FENTRY if req.kind == BpfmanType.FENTRY else AttachType.TRACE_FEXIT
+            )
+            assert req.attach_fn
+            ps.set_attach_target(req.attach_fn)
+    for name, value in load.globals.items():
+        if name not in spec.globals:
+            known = ", ".join(sorted(spec.globals)) or "none"
+            raise InputError(f"--global {name}: no such variable in {spec.path} (known: {known})")
+        try:
+            spec.globals[name] = value
+        except BpfError as e:
+            raise InputError(f"--global {name}: {e}") from None
+    if owner_maps_dir is not None:
+        _reuse_owner_maps(spec, owner_maps_dir)
+
+
+def _reuse_owner_maps(spec: ObjectSpec, maps_dir: str) -> None:
+    from bpfman.map import Map
+
+    for ms in spec.maps.values():
+        if ms.internal:
+            continue  # .data/.rodata/.bss carry this load's own globals
+        path = os.path.join(maps_dir, ms.name)
+        if not os.path.exists(path):
+            raise InputError(f"--map-owner-id: the owner has no map named {ms.name!r}")
+        with Map.from_pin(path) as shared:
+            ms.reuse(shared)

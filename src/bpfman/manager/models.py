@@ -1,0 +1,93 @@
+"""The manager's records: what bpfman knows that the kernel cannot tell."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class BpfmanType(enum.IntEnum):
+    """bpfman's program types (the gRPC API's BpfmanProgramType numbers)."""
+
+    XDP = 0
+    TC = 1
+    TRACEPOINT = 2
+    KPROBE = 3
+    UPROBE = 4
+    FENTRY = 5
+    FEXIT = 6
+    TCX = 7
+
+
+# --programs TYPE names -> (bpfman type, return probe?)
+LOAD_TYPES: dict[str, tuple[BpfmanType, bool]] = {
+    "xdp": (BpfmanType.XDP, False),
+    "tc": (BpfmanType.TC, False),
+    "tcx": (BpfmanType.TCX, False),
+    "tracepoint": (BpfmanType.TRACEPOINT, False),
+    "kprobe": (BpfmanType.KPROBE, False),
+    "kretprobe": (BpfmanType.KPROBE, True),
+    "uprobe": (BpfmanType.UPROBE, False),
+    "uretprobe": (BpfmanType.UPROBE, True),
+    "fentry": (BpfmanType.FENTRY, False),
+    "fexit": (BpfmanType.FEXIT, False),
+}
+
+
+def type_name(kind: BpfmanType, retprobe: bool = False) -> str:
+    """The --programs TYPE word for a stored program."""
+    for name, (k, r) in LOAD_TYPES.items():
+        if k == kind and r == retprobe:
+            return name
+    return kind.name.lower()
+
+
+@dataclass(frozen=True)
+class ProgramRequest:
+    """One ``--programs TYPE:NAME[:ATTACH]`` entry."""
+
+    kind: BpfmanType
+    name: str
+    retprobe: bool = False
+    attach_fn: str | None = None  # fentry/fexit kernel function
+
+    @property
+    def type_word(self) -> str:
+        return type_name(self.kind, self.retprobe)
+
+
+@dataclass
+class ProgramRecord:
+    id: int  # kernel program id
+    name: str
+    kind: BpfmanType
+    retprobe: bool
+    path: str | None
+    image_url: str | None
+    pull_policy: str | None
+    attach_fn: str | None
+    map_owner_id: int | None
+    map_pin_path: str
+    tag: str
+    globals: dict[str, bytes] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def type_word(self) -> str:
+        return type_name(self.kind, self.retprobe)
+
+    @property
+    def application(self) -> str:
+        return self.metadata.get("bpfman_application", "")
+
+
+@dataclass
+class LinkRecord:
+    id: int  # bpfman's own stable link id
+    program_id: int
+    kind: BpfmanType
+    kernel_link_id: int | None
+    pin_path: str | None
+    params: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)

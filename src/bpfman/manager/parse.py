@@ -1,0 +1,143 @@
+"""Parsing and validation of the manager's user input: pure functions, no kernel."""
+
+from __future__ import annotations
+
+from bpfman.manager.models import LOAD_TYPES, BpfmanType, ProgramRequest
+
+
+class InputError(ValueError):
+    """Bad user input: the CLI exits 2, the daemon answers INVALID_ARGUMENT."""
+
+
+def program_requests(entries: list[str]) -> list[ProgramRequest]:
+    """``TYPE:NAME[:ATTACH]`` entries (each may hold several, space separated)."""
+    out: list[ProgramRequest] = []
+    words = [w for e in entries for w in e.split()]
+    if not words:
+        raise InputError("--programs needs at least one TYPE:NAME")
+    for word in words:
+        parts = word.split(":")
+        if len(parts) < 2 or not parts[1]:
+            raise InputError(f"--programs {word!r}: expected TYPE:NAME[:ATTACH]")
+        kind_word, name = parts[0], parts[1]
+        if kind_word not in LOAD_TYPES:
+            known = ", ".join(LOAD_TYPES)
+            raise InputError(f"--programs {word!r}: unknown type {kind_word!r} (one of {known})")
+        kind, ret = LOAD_TYPES[kind_word]
+        attach = ":".join(parts[2:]) or None
+        if kind in (BpfmanType.FENTRY, BpfmanType.FEXIT):
+            if not attach:
+                raise InputError(f"--programs {word!r}: {kind_word} needs the kernel function")
+        elif attach:
+            raise InputError(f"--programs {word!r}: only fentry/fexit take an attach function")
+        if any(r.name == name for r in out):
+            raise InputError(f"--programs: program {name!r} given twice")
+        out.append(ProgramRequest(kind, name, ret, attach))
+    return out
+
+
+def global_data(entries: list[str]) -> dict[str, bytes]:
+    """``NAME=HEX`` entries: raw bytes, hex without 0x, even length."""
+    out: dict[str, bytes] = {}
+    for e in entries:
+        name, sep, hexval = e.partition("=")
+        if not sep or not name:
+            raise InputError(f"--global {e!r}: expected NAME=HEX")
+        if hexval.lower().startswith("0x"):
+            raise InputError(f"--global {e!r}: give the hex bytes without 0x")
+        if len(hexval) % 2:
+            raise InputError(f"--global {e!r}: odd number of hex digits")
+        try:
+            out[name] = bytes.fromhex(hexval)
+        except ValueError:
+            raise InputError(f"--global {e!r}: not hex") from None
+        if not out[name]:
+            raise InputError(f"--global {e!r}: empty value")
+    return out
+
+
+def metadata(entries: list[str], what: str = "--metadata") -> dict[str, str]:
+    """``KEY=VALUE`` entries, each possibly comma separated."""
+    out: dict[str, str] = {}
+    for e in entries:
+        for item in e.split(","):
+            item = item.strip()
+            if not item:
+                continue
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip():
+                raise InputError(f"{what} {item!r}: expected KEY=VALUE")
+            out[key.strip()] = value.strip()
+    return out
+
+
+def tracepoint(value: str) -> tuple[str, str]:
+    parts = value.split("/")
+    if len(parts) != 2 or not all(parts):
+        raise InputError(f"--tracepoint {value!r}: expected GROUP/NAME (exactly one '/')")
+    return parts[0], parts[1]
+
+
+XDP_PROCEED_ON = {
+    "aborted": 0,
+    "drop": 1,
+    "pass": 2,
+    "tx": 3,
+    "redirect": 4,
+    "dispatcher_return": 31,
+}
+TC_PROCEED_ON = {
+    "unspec": -1,
+    "ok": 0,
+    "reclassify": 1,
+    "shot": 2,
+    "pipe": 3,
+    "stolen": 4,
+    "queued": 5,
+    "repeat": 6,
+    "redirect": 7,
+    "trap": 8,
+    "dispatcher_return": 30,
+}
+XDP_DEFAULT_PROCEED_ON = ["pass", "dispatcher_return"]
+TC_DEFAULT_PROCEED_ON = ["pipe", "dispatcher_return"]
+
+
+def proceed_on(kind: BpfmanType, words: list[str]) -> list[int]:
+    """``--proceed-on`` words (or numbers) -> the API's numbers; empty -> the default."""
+    table = XDP_PROCEED_ON if kind == BpfmanType.XDP else TC_PROCEED_ON
+    default = XDP_DEFAULT_PROCEED_ON if kind == BpfmanType.XDP else TC_DEFAULT_PROCEED_ON
+    flat = [w for e in words for w in e.replace(",", " ").split()] or default
+    out: list[int] = []
+    for w in flat:
+        if w in table:
+            v = table[w]
+        else:
+            try:
+                v = int(w)
+            except ValueError:
+                known = ", ".join(table)
+                raise InputError(f"--proceed-on {w!r}: one of {known}") from None
+            if v not in table.values():
+                raise InputError(f"--proceed-on {w!r}: not a valid action number")
+        if v not in out:
+            out.append(v)
+    return out
+
+
+def proceed_on_names(kind: BpfmanType, values: list[int]) -> list[str]:
+    table = XDP_PROCEED_ON if kind == BpfmanType.XDP else TC_PROCEED_ON
+    rev = {v: k for k, v in table.items()}
+    return [rev.get(v, str(v)) for v in values]
+
+
+def priority(value: int) -> int:
+    if not 1 <= value <= 1000:
+        raise InputError(f"--priority {value}: must be 1..1000")
+    return value
+
+
+def direction(value: str) -> str:
+    if value not in ("ingress", "egress"):
+        raise InputError(f"--direction {value!r}: ingress or egress")
+    return value

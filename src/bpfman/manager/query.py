@@ -1,0 +1,100 @@
+"""Read-only questions to the manager: list and get, stored state joined with kernel facts."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from bpfman import _sys
+from bpfman.errors import BpfError
+from bpfman.manager import views
+from bpfman.manager.errors import InputError, NotFoundError
+from bpfman.manager.loadplan import KERNEL_TYPE
+from bpfman.manager.models import LOAD_TYPES, ProgramRecord
+
+if TYPE_CHECKING:
+    from bpfman.manager.core import Manager
+
+
+def public(result: dict[str, Any]) -> dict[str, Any]:
+    """Drop the private ``_`` keys (CLI-only hints) from a result."""
+    return {k: v for k, v in result.items() if not k.startswith("_")}
+
+
+def _kernel(prog_id: int) -> dict[str, Any] | None:
+    from bpfman.program import Program
+
+    try:
+        prog = Program.from_id(prog_id)
+    except BpfError:
+        return None
+    with prog:
+        return views.kernel_info(prog)
+
+
+def program_result(mgr: Manager, prog_id: int) -> dict[str, Any]:
+    """GetResponse of one program (bpfman's or not), plus its type word for tables."""
+    rec = mgr.store.program(prog_id)
+    kernel = _kernel(prog_id)
+    if rec is not None and kernel is not None and kernel["tag"] != rec.tag:
+        kernel = None  # the id was reused by someone else: not ours
+    if kernel is None:
+        if rec is not None:
+            raise NotFoundError(
+                f"program {prog_id} is in the database but not in the kernel (run bpfman gc)"
+            )
+        raise NotFoundError(f"no program with id {prog_id}")
+    out: dict[str, Any] = {"kernel_info": kernel}
+    if rec is not None:
+        out = {"info": views.program_info(mgr, rec), "kernel_info": kernel}
+        out["_type_word"] = rec.type_word
+    return out
+
+
+def _type_filter(program_type: str | None) -> tuple[set[str] | None, int | None]:
+    if program_type is None:
+        return None, None
+    if program_type.isdigit():
+        return None, int(program_type)
+    if program_type not in LOAD_TYPES:
+        raise InputError(f"--program-type {program_type!r}: unknown type")
+    return {program_type}, None
+
+
+def list_programs(
+    mgr: Manager,
+    show_all: bool,
+    program_type: str | None,
+    selector: dict[str, str],
+) -> list[dict[str, Any]]:
+    """ListResponse results: bpfman's programs (and, with *show_all*, every other one)."""
+    words, kernel_type = _type_filter(program_type)
+    records = {r.id: r for r in mgr.store.programs()}
+    out: list[dict[str, Any]] = []
+    ids = sorted(set(_sys.ids("prog")) | set(records)) if show_all else sorted(records)
+    for prog_id in ids:
+        rec = records.get(prog_id)
+        if rec is None and (selector or words):
+            continue
+        if rec is not None and not _matches(rec, words, selector):
+            continue
+        kernel = _kernel(prog_id)
+        if kernel is None or (rec is not None and kernel["tag"] != rec.tag):
+            continue  # gone from the kernel: doctor reports it
+        if kernel_type is not None and kernel["program_type"] != kernel_type:
+            continue
+        item: dict[str, Any] = {"kernel_info": kernel}
+        if rec is not None:
+            item = {"info": views.program_info(mgr, rec), "kernel_info": kernel}
+            item["_type_word"] = rec.type_word
+        out.append(item)
+    return out
+
+
+def _matches(rec: ProgramRecord, words: set[str] | None, selector: dict[str, str]) -> bool:
+    if words is not None and rec.type_word not in words:
+        return False
+    return all(rec.metadata.get(k) == v for k, v in selector.items())
+
+
+def kernel_type_of(rec: ProgramRecord) -> int:
+    return int(KERNEL_TYPE[rec.kind][0])

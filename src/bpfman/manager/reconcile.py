@@ -1,0 +1,232 @@
+"""``doctor`` and ``gc``: find and repair disagreements between the DB, bpffs pins and kernel.
+
+``inspect`` gathers the three views; ``find_problems`` is a pure function over
+them (unit-tested without root); ``gc`` applies each problem's repair. A kernel
+object is touched only through a pin in bpfman's own bpffs, never by id, so an
+id reused by someone else is never harmed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from bpfman.errors import BpfError
+from bpfman.manager.models import BpfmanType
+
+if TYPE_CHECKING:
+    from bpfman.manager.core import Manager
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str  # a stable identifier, e.g. "orphan-program-pin"
+    subject: str  # a path or "program N" / "link N"
+    detail: str
+    program_id: int | None = None
+    link_id: int | None = None
+    path: str | None = None
+
+    def describe(self) -> str:
+        return f"{self.subject}: {self.detail}"
+
+
+@dataclass
+class State:
+    """The three views: DB rows, bpffs pins (with the kernel ids behind them)."""
+
+    db_programs: dict[int, str] = field(default_factory=dict)  # id -> tag
+    db_map_owners: set[int] = field(default_factory=set)
+    db_links: dict[int, tuple[int, int | None, str | None, bool]] = field(default_factory=dict)
+    # link id -> (program id, kernel link id, pin path, is a kernel link)
+    prog_pins: dict[int, str | None] = field(default_factory=dict)  # prog id -> tag (None: bad)
+    map_dirs: set[int] = field(default_factory=set)
+    link_pins: dict[int, int | None] = field(default_factory=dict)  # link id -> kernel link id
+
+
+def inspect(mgr: Manager) -> State:
+    from bpfman.link import Link
+    from bpfman.program import Program
+
+    st = State()
+    for rec in mgr.store.programs():
+        st.db_programs[rec.id] = rec.tag
+        if rec.map_owner_id is None:
+            st.db_map_owners.add(rec.id)
+    for link in mgr.store.links():
+        st.db_links[link.id] = (
+            link.program_id,
+            link.kernel_link_id,
+            link.pin_path,
+            link.kind != BpfmanType.TC,
+        )
+    fs = mgr.paths.fs
+    for name in os.listdir(fs):
+        if name.startswith("prog_") and name[5:].isdigit():
+            try:
+                with Program.from_pin(os.path.join(fs, name)) as prog:
+                    st.prog_pins[int(name[5:])] = prog.info().tag
+            except BpfError:
+                st.prog_pins[int(name[5:])] = None
+    maps_root = os.path.join(fs, "maps")
+    for name in os.listdir(maps_root) if os.path.isdir(maps_root) else []:
+        if name.isdigit():
+            st.map_dirs.add(int(name))
+    links_root = os.path.join(fs, "links")
+    for name in os.listdir(links_root) if os.path.isdir(links_root) else []:
+        if name.isdigit():
+            try:
+                with Link.from_pin(os.path.join(links_root, name)) as link:
+                    st.link_pins[int(name)] = link.info().id
+            except BpfError:
+                st.link_pins[int(name)] = None
+    return st
+
+
+def find_problems(st: State, fs: str) -> list[Problem]:
+    out: list[Problem] = []
+    for pid, tag in sorted(st.db_programs.items()):
+        pin = os.path.join(fs, f"prog_{pid}")
+        if pid not in st.prog_pins:
+            out.append(
+                Problem(
+                    "program-pin-missing",
+                    f"program {pid}",
+                    f"in the database but its pin {pin} is missing",
+                    program_id=pid,
+                )
+            )
+        elif st.prog_pins[pid] != tag:
+            out.append(
+                Problem(
+                    "program-pin-mismatch",
+                    f"program {pid}",
+                    f"the program pinned at {pin} is not the one the database records",
+                    program_id=pid,
+                    path=pin,
+                )
+            )
+    for pid in sorted(set(st.prog_pins) - set(st.db_programs)):
+        pin = os.path.join(fs, f"prog_{pid}")
+        out.append(
+            Problem(
+                "orphan-program-pin",
+                pin,
+                f"program {pid} is pinned but not in the database (an interrupted load?)",
+                program_id=pid,
+                path=pin,
+            )
+        )
+    for owner in sorted(st.map_dirs - st.db_map_owners - set(st.db_programs)):
+        path = os.path.join(fs, "maps", str(owner))
+        out.append(
+            Problem(
+                "orphan-map-dir",
+                path,
+                f"maps of program {owner}, which is not in the database",
+                path=path,
+            )
+        )
+    for lid, (pid, kernel_id, pin, is_kernel_link) in sorted(st.db_links.items()):
+        if pid not in st.db_programs:
+            out.append(
+                Problem(
+                    "link-without-program", f"link {lid}", f"its program {pid} is gone", link_id=lid
+                )
+            )
+        elif is_kernel_link and (pin is None or lid not in st.link_pins):
+            out.append(
+                Problem(
+                    "link-pin-missing",
+                    f"link {lid}",
+                    f"in the database but its pin {pin} is missing",
+                    link_id=lid,
+                )
+            )
+        elif is_kernel_link and st.link_pins.get(lid) != kernel_id:
+            out.append(
+                Problem(
+                    "link-pin-mismatch",
+                    f"link {lid}",
+                    f"pinned kernel link {st.link_pins.get(lid)} is not the recorded {kernel_id}",
+                    link_id=lid,
+                    path=pin,
+                )
+            )
+    for lid in sorted(set(st.link_pins) - set(st.db_links)):
+        path = os.path.join(fs, "links", str(lid))
+        out.append(
+            Problem(
+                "orphan-link-pin",
+                path,
+                "a pinned link not in the database (an interrupted attach?)",
+                link_id=lid,
+                path=path,
+            )
+        )
+    return out
+
+
+def doctor(mgr: Manager) -> list[Problem]:
+    return find_problems(inspect(mgr), mgr.paths.fs)
+
+
+def gc(mgr: Manager) -> list[str]:
+    """Repair every problem doctor finds; returns one line per repair."""
+    from bpfman.link import Link
+
+    done: list[str] = []
+    with mgr._writing():
+        for p in doctor(mgr):
+            if p.kind in ("orphan-program-pin", "orphan-map-dir"):
+                assert p.path
+                if os.path.isdir(p.path):
+                    shutil.rmtree(p.path, ignore_errors=True)
+                else:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(p.path)
+                done.append(f"removed {p.path}")
+            elif p.kind == "orphan-link-pin":
+                assert p.path
+                try:
+                    Link.from_pin(p.path).detach()
+                except BpfError:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(p.path)
+                done.append(f"detached and removed {p.path}")
+            elif p.kind in ("link-pin-missing", "link-without-program", "link-pin-mismatch"):
+                assert p.link_id is not None
+                rec = mgr.store.link(p.link_id)
+                if rec is not None and p.kind != "link-pin-missing":
+                    from bpfman.manager import attacher
+
+                    with contextlib.suppress(BpfError, OSError):
+                        attacher.detach(mgr, rec)
+                with mgr.store.transaction():
+                    mgr.store.delete_link(p.link_id)
+                done.append(f"forgot link {p.link_id}")
+            elif p.kind in ("program-pin-missing", "program-pin-mismatch"):
+                assert p.program_id is not None
+                _forget_program(mgr, p.program_id)
+                done.append(f"forgot program {p.program_id}")
+    return done
+
+
+def _forget_program(mgr: Manager, prog_id: int) -> None:
+    from bpfman.manager import attacher
+
+    rec = mgr.store.program(prog_id)
+    for link in mgr.store.links(prog_id):
+        with contextlib.suppress(BpfError, OSError):
+            attacher.detach(mgr, link)
+    with mgr.store.transaction():
+        for link in mgr.store.links(prog_id):
+            mgr.store.delete_link(link.id)
+        for user in mgr.store.map_users(prog_id):
+            mgr.store.db.execute("UPDATE programs SET map_owner_id = NULL WHERE id = ?", (user,))
+        mgr.store.delete_program(prog_id)
+    if rec is not None and rec.map_owner_id is None and not mgr.store.map_users(prog_id):
+        shutil.rmtree(rec.map_pin_path, ignore_errors=True)

@@ -1,0 +1,270 @@
+"""The manager's SQLite state: what bpfman knows that the kernel cannot tell.
+
+Kernel facts (tags, sizes, map ids, load times) are read live, not stored;
+the tag is kept only to recognise our program when a kernel id is reused.
+Schema changes are numbered migrations; foreign keys and CHECKs are on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from bpfman.manager.models import BpfmanType, LinkRecord, ProgramRecord
+
+_KINDS = ", ".join(str(int(k)) for k in BpfmanType)
+
+MIGRATIONS: list[str] = [
+    # 1: programs, their globals and metadata; links with their parameters
+    f"""
+    CREATE TABLE programs (
+        id            INTEGER PRIMARY KEY CHECK (id > 0),
+        name          TEXT    NOT NULL CHECK (length(name) > 0),
+        kind          INTEGER NOT NULL CHECK (kind IN ({_KINDS})),
+        retprobe      INTEGER NOT NULL DEFAULT 0 CHECK (retprobe IN (0, 1)),
+        path          TEXT,
+        image_url     TEXT,
+        pull_policy   TEXT,
+        attach_fn     TEXT,
+        map_owner_id  INTEGER REFERENCES programs(id),
+        map_pin_path  TEXT    NOT NULL,
+        tag           TEXT    NOT NULL,
+        created_at    TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        CHECK ((path IS NULL) <> (image_url IS NULL))
+    );
+    CREATE TABLE program_globals (
+        program_id INTEGER NOT NULL REFERENCES programs(id) ON DELETE CASCADE,
+        name       TEXT    NOT NULL,
+        value      BLOB    NOT NULL,
+        PRIMARY KEY (program_id, name)
+    );
+    CREATE TABLE program_metadata (
+        program_id INTEGER NOT NULL REFERENCES programs(id) ON DELETE CASCADE,
+        key        TEXT    NOT NULL,
+        value      TEXT    NOT NULL,
+        PRIMARY KEY (program_id, key)
+    );
+    CREATE TABLE links (
+        id             INTEGER PRIMARY KEY AUTOINCREMENT,
+        program_id     INTEGER NOT NULL REFERENCES programs(id),
+        kind           INTEGER NOT NULL CHECK (kind IN ({_KINDS})),
+        kernel_link_id INTEGER,
+        pin_path       TEXT,
+        params         TEXT    NOT NULL DEFAULT '{{}}' CHECK (json_valid(params)),
+        created_at     TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    );
+    CREATE INDEX links_by_program ON links(program_id);
+    CREATE TABLE link_metadata (
+        link_id INTEGER NOT NULL REFERENCES links(id) ON DELETE CASCADE,
+        key     TEXT    NOT NULL,
+        value   TEXT    NOT NULL,
+        PRIMARY KEY (link_id, key)
+    );
+    """,
+]
+
+
+class Store:
+    """One SQLite database file; every write happens in ``transaction()``."""
+
+    def __init__(self, path: str) -> None:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        self.path = path
+        self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self._migrate()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _migrate(self) -> None:
+        version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self.transaction():
+                for stmt in script.split(";"):
+                    if stmt.strip():
+                        self.db.execute(stmt)
+                self.db.execute(f"PRAGMA user_version={number}")
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # ------------------------------------------------------------------ programs
+
+    def add_program(self, rec: ProgramRecord) -> None:
+        db = self.db
+        db.execute(
+            "INSERT INTO programs (id, name, kind, retprobe, path, image_url, pull_policy,"
+            " attach_fn, map_owner_id, map_pin_path, tag) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                rec.id,
+                rec.name,
+                int(rec.kind),
+                int(rec.retprobe),
+                rec.path,
+                rec.image_url,
+                rec.pull_policy,
+                rec.attach_fn,
+                rec.map_owner_id,
+                rec.map_pin_path,
+                rec.tag,
+            ),
+        )
+        db.executemany(
+            "INSERT INTO program_globals (program_id, name, value) VALUES (?,?,?)",
+            [(rec.id, k, v) for k, v in rec.globals.items()],
+        )
+        db.executemany(
+            "INSERT INTO program_metadata (program_id, key, value) VALUES (?,?,?)",
+            [(rec.id, k, v) for k, v in rec.metadata.items()],
+        )
+
+    def delete_program(self, prog_id: int) -> None:
+        self.db.execute("DELETE FROM programs WHERE id = ?", (prog_id,))
+
+    def programs(self) -> list[ProgramRecord]:
+        rows = self.db.execute("SELECT * FROM programs ORDER BY id").fetchall()
+        globs: dict[int, dict[str, bytes]] = {}
+        for r in self.db.execute("SELECT program_id, name, value FROM program_globals"):
+            globs.setdefault(r[0], {})[r[1]] = bytes(r[2])
+        meta: dict[int, dict[str, str]] = {}
+        for r in self.db.execute("SELECT program_id, key, value FROM program_metadata"):
+            meta.setdefault(r[0], {})[r[1]] = r[2]
+        return [self._program(r, globs.get(r["id"], {}), meta.get(r["id"], {})) for r in rows]
+
+    def program(self, prog_id: int) -> ProgramRecord | None:
+        row = self.db.execute("SELECT * FROM programs WHERE id = ?", (prog_id,)).fetchone()
+        if row is None:
+            return None
+        globs = {
+            r[0]: bytes(r[1])
+            for r in self.db.execute(
+                "SELECT name, value FROM program_globals WHERE program_id = ?", (prog_id,)
+            )
+        }
+        meta = {
+            r[0]: r[1]
+            for r in self.db.execute(
+                "SELECT key, value FROM program_metadata WHERE program_id = ?", (prog_id,)
+            )
+        }
+        return self._program(row, globs, meta)
+
+    @staticmethod
+    def _program(row: sqlite3.Row, globs: dict[str, bytes], meta: dict[str, str]) -> ProgramRecord:
+        return ProgramRecord(
+            id=row["id"],
+            name=row["name"],
+            kind=BpfmanType(row["kind"]),
+            retprobe=bool(row["retprobe"]),
+            path=row["path"],
+            image_url=row["image_url"],
+            pull_policy=row["pull_policy"],
+            attach_fn=row["attach_fn"],
+            map_owner_id=row["map_owner_id"],
+            map_pin_path=row["map_pin_path"],
+            tag=row["tag"],
+            globals=globs,
+            metadata=meta,
+        )
+
+    def map_users(self, owner_id: int) -> list[int]:
+        """Programs (other than the owner) sharing the owner's maps."""
+        rows = self.db.execute(
+            "SELECT id FROM programs WHERE map_owner_id = ? AND id != ? ORDER BY id",
+            (owner_id, owner_id),
+        )
+        return [int(r[0]) for r in rows]
+
+    # ------------------------------------------------------------------ links
+
+    def add_link(
+        self,
+        program_id: int,
+        kind: BpfmanType,
+        kernel_link_id: int | None,
+        pin_path: str | None,
+        params: dict[str, object],
+        metadata: dict[str, str],
+        link_id: int | None = None,
+    ) -> int:
+        cur = self.db.execute(
+            "INSERT INTO links (id, program_id, kind, kernel_link_id, pin_path, params)"
+            " VALUES (?,?,?,?,?,?)",
+            (link_id, program_id, int(kind), kernel_link_id, pin_path, json.dumps(params)),
+        )
+        new_id = int(cur.lastrowid or 0)
+        self.db.executemany(
+            "INSERT INTO link_metadata (link_id, key, value) VALUES (?,?,?)",
+            [(new_id, k, v) for k, v in metadata.items()],
+        )
+        return new_id
+
+    def next_link_id(self) -> int:
+        """The id the next link will get (AUTOINCREMENT never reuses one)."""
+        row = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'links'").fetchone()
+        return (int(row[0]) if row else 0) + 1
+
+    def update_link(
+        self, link_id: int, kernel_link_id: int | None, params: dict[str, object]
+    ) -> None:
+        self.db.execute(
+            "UPDATE links SET kernel_link_id = ?, params = ? WHERE id = ?",
+            (kernel_link_id, json.dumps(params), link_id),
+        )
+
+    def delete_link(self, link_id: int) -> None:
+        self.db.execute("DELETE FROM links WHERE id = ?", (link_id,))
+
+    def links(self, program_id: int | None = None) -> list[LinkRecord]:
+        if program_id is None:
+            rows = self.db.execute("SELECT * FROM links ORDER BY id").fetchall()
+        else:
+            rows = self.db.execute(
+                "SELECT * FROM links WHERE program_id = ? ORDER BY id", (program_id,)
+            ).fetchall()
+        meta: dict[int, dict[str, str]] = {}
+        for r in self.db.execute("SELECT link_id, key, value FROM link_metadata"):
+            meta.setdefault(r[0], {})[r[1]] = r[2]
+        return [self._link(r, meta.get(r["id"], {})) for r in rows]
+
+    def link(self, link_id: int) -> LinkRecord | None:
+        row = self.db.execute("SELECT * FROM links WHERE id = ?", (link_id,)).fetchone()
+        if row is None:
+            return None
+        meta = {
+            r[0]: r[1]
+            for r in self.db.execute(
+                "SELECT key, value FROM link_metadata WHERE link_id = ?", (link_id,)
+            )
+        }
+        return self._link(row, meta)
+
+    @staticmethod
+    def _link(row: sqlite3.Row, meta: dict[str, str]) -> LinkRecord:
+        return LinkRecord(
+            id=row["id"],
+            program_id=row["program_id"],
+            kind=BpfmanType(row["kind"]),
+            kernel_link_id=row["kernel_link_id"],
+            pin_path=row["pin_path"],
+            params=json.loads(row["params"]),
+            metadata=meta,
+        )

@@ -1,0 +1,147 @@
+"""What the manager reports, shaped as the gRPC API's messages (field names included).
+
+Stored records give bpfman's state; kernel facts are read live. The CLI's
+``-o json`` and the daemon both use these dicts.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import os
+from typing import TYPE_CHECKING, Any
+
+from bpfman.manager.models import BpfmanType, LinkRecord, ProgramRecord
+
+if TYPE_CHECKING:
+    from bpfman.manager.core import Manager
+    from bpfman.program import Program
+
+ATTACH_INFO_FIELD = {
+    BpfmanType.XDP: "xdp_attach_info",
+    BpfmanType.TC: "tc_attach_info",
+    BpfmanType.TRACEPOINT: "tracepoint_attach_info",
+    BpfmanType.KPROBE: "kprobe_attach_info",
+    BpfmanType.UPROBE: "uprobe_attach_info",
+    BpfmanType.TCX: "tcx_attach_info",
+    BpfmanType.FENTRY: "fentry_attach_info",
+    BpfmanType.FEXIT: "fexit_attach_info",
+}
+
+# the API fields of each attach info message, in order (metadata is added to all)
+ATTACH_FIELDS = {
+    BpfmanType.XDP: ["priority", "iface", "position", "proceed_on", "netns"],
+    BpfmanType.TC: ["priority", "iface", "position", "direction", "proceed_on", "netns"],
+    BpfmanType.TCX: ["priority", "iface", "position", "direction", "netns"],
+    BpfmanType.TRACEPOINT: ["tracepoint"],
+    BpfmanType.KPROBE: ["fn_name", "offset", "container_pid"],
+    BpfmanType.UPROBE: ["fn_name", "offset", "target", "pid", "container_pid"],
+    BpfmanType.FENTRY: [],
+    BpfmanType.FEXIT: [],
+}
+
+
+def format_time(epoch: float) -> str:
+    return (
+        datetime.datetime.fromtimestamp(epoch, tz=datetime.UTC)
+        .astimezone()
+        .strftime("%Y-%m-%dT%H:%M:%S%z")
+    )
+
+
+def _memlock(fd: int) -> int:
+    try:
+        with open(f"/proc/self/fdinfo/{fd}") as f:
+            for line in f:
+                if line.startswith("memlock:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def kernel_info(prog: Program) -> dict[str, Any]:
+    """KernelProgramInfo of a program in the kernel."""
+    info = prog.info()
+    return {
+        "id": info.id,
+        "name": info.name,
+        "program_type": int(info.type),
+        "loaded_at": format_time(info.loaded_at),
+        "tag": info.tag,
+        "gpl_compatible": info.gpl_compatible,
+        "map_ids": list(info.map_ids),
+        "btf_id": info.btf_id,
+        "bytes_xlated": info.xlated_size,
+        "jited": info.jited,
+        "bytes_jited": info.jited_size,
+        "bytes_memlock": _memlock(prog.fd),
+        "verified_insns": info.verified_insns,
+    }
+
+
+def program_info(mgr: Manager, rec: ProgramRecord) -> dict[str, Any]:
+    """ProgramInfo: bpfman's state of a program it loaded."""
+    if rec.image_url:
+        bytecode: dict[str, Any] = {
+            "image": {
+                "url": rec.image_url,
+                "image_pull_policy": {"Always": 0, "IfNotPresent": 1, "Never": 2}.get(
+                    rec.pull_policy or "IfNotPresent", 1
+                ),
+            }
+        }
+    else:
+        bytecode = {"file": rec.path}
+    owner = rec.map_owner_id or rec.id
+    used_by = [owner, *mgr.store.map_users(owner)]
+    out: dict[str, Any] = {
+        "name": rec.name,
+        "bytecode": bytecode,
+        "links": [link.id for link in mgr.store.links(rec.id)],
+        "global_data": {k: base64.b64encode(v).decode() for k, v in rec.globals.items()},
+        "map_pin_path": rec.map_pin_path,
+        "map_used_by": [str(i) for i in used_by],
+        "metadata": dict(rec.metadata),
+    }
+    if rec.map_owner_id is not None:
+        out["map_owner_id"] = rec.map_owner_id
+    return out
+
+
+def attach_info(link: LinkRecord) -> dict[str, Any]:
+    """The AttachInfo oneof of a link: ``{"<kind>_attach_info": {...}}``."""
+    fields = {k: link.params.get(k) for k in ATTACH_FIELDS[link.kind]}
+    body = {k: v for k, v in fields.items() if v is not None}
+    body["metadata"] = dict(link.metadata)
+    return {ATTACH_INFO_FIELD[link.kind]: body}
+
+
+def link_info(mgr: Manager, link: LinkRecord) -> dict[str, Any]:
+    rec = mgr.store.program(link.program_id)
+    return {
+        "link_id": link.id,
+        "program_id": link.program_id,
+        "kernel_link_id": link.kernel_link_id,
+        "bpf_function": rec.name if rec else "",
+        "program_type": rec.type_word if rec else link.kind.name.lower(),
+        "attach": attach_info(link),
+    }
+
+
+def attachment(link: LinkRecord) -> str:
+    """The short "Attachment" column of ``list links``."""
+    p = link.params
+    if link.kind in (BpfmanType.XDP, BpfmanType.TC, BpfmanType.TCX):
+        parts = [str(p.get("iface", ""))]
+        if p.get("direction"):
+            parts.append(str(p["direction"]))
+        parts.append(f"pos-{p.get('position', 0)}")
+        return " ".join(parts)
+    if link.kind == BpfmanType.TRACEPOINT:
+        return str(p.get("tracepoint", ""))
+    if link.kind == BpfmanType.KPROBE:
+        return str(p.get("fn_name", ""))
+    if link.kind == BpfmanType.UPROBE:
+        return f"{os.path.basename(str(p.get('target', '')))} {p.get('fn_name') or ''}".strip()
+    return str(p.get("fn_name") or "")

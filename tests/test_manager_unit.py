@@ -1,0 +1,113 @@
+"""The manager's decisions as plain functions: input parsing, placement, reconciliation."""
+
+from __future__ import annotations
+
+import pytest
+
+from bpfman.manager import parse, placement
+from bpfman.manager.models import BpfmanType, ProgramRequest
+from bpfman.manager.reconcile import State, find_problems
+
+
+def test_program_requests() -> None:
+    got = parse.program_requests(["tracepoint:a kprobe:b", "fentry:c:do_unlinkat", "uretprobe:d"])
+    assert got == [
+        ProgramRequest(BpfmanType.TRACEPOINT, "a"),
+        ProgramRequest(BpfmanType.KPROBE, "b"),
+        ProgramRequest(BpfmanType.FENTRY, "c", attach_fn="do_unlinkat"),
+        ProgramRequest(BpfmanType.UPROBE, "d", retprobe=True),
+    ]
+    assert got[3].type_word == "uretprobe"
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("tracepoint", "expected TYPE:NAME"),
+        ("tracepoint:", "expected TYPE:NAME"),
+        ("socket:x", "unknown type 'socket'"),
+        ("fentry:x", "fentry needs the kernel function"),
+        ("xdp:x:extra", "only fentry/fexit take an attach function"),
+        ("xdp:x xdp:x", "given twice"),
+    ],
+)
+def test_program_requests_errors(entry: str, message: str) -> None:
+    with pytest.raises(parse.InputError, match=message):
+        parse.program_requests([entry])
+
+
+def test_global_data() -> None:
+    assert parse.global_data(["a=01", "b=ffEE"]) == {"a": b"\x01", "b": b"\xff\xee"}
+    for bad, msg in [
+        ("a=0x01", "without 0x"),
+        ("a=012", "odd number"),
+        ("a=zz", "not hex"),
+        ("a", "NAME=HEX"),
+        ("a=", "empty"),
+    ]:
+        with pytest.raises(parse.InputError, match=msg):
+            parse.global_data([bad])
+
+
+def test_metadata() -> None:
+    assert parse.metadata(["a=1,b=2", "c=x=y"]) == {"a": "1", "b": "2", "c": "x=y"}
+    with pytest.raises(parse.InputError, match="KEY=VALUE"):
+        parse.metadata(["novalue"])
+
+
+def test_tracepoint_and_proceed_on() -> None:
+    assert parse.tracepoint("syscalls/sys_enter_kill") == ("syscalls", "sys_enter_kill")
+    for bad in ("syscalls", "a/b/c", "/x", "x/"):
+        with pytest.raises(parse.InputError, match="exactly one"):
+            parse.tracepoint(bad)
+    assert parse.proceed_on(BpfmanType.XDP, []) == [2, 31]
+    assert parse.proceed_on(BpfmanType.TC, []) == [3, 30]
+    assert parse.proceed_on(BpfmanType.XDP, ["drop pass", "pass"]) == [1, 2]
+    assert parse.proceed_on(BpfmanType.TC, ["unspec", "ok"]) == [-1, 0]
+    with pytest.raises(parse.InputError, match="one of"):
+        parse.proceed_on(BpfmanType.XDP, ["shot"])
+    assert parse.proceed_on_names(BpfmanType.TC, [3, 30]) == ["pipe", "dispatcher_return"]
+
+
+def test_tcx_placement() -> None:
+    assert placement.tcx_insert([], 50) == ("append", None)
+    existing = [(1, 10), (2, 50), (3, 50), (4, 100)]
+    assert placement.tcx_insert(existing, 5) == ("before", 1)
+    assert placement.tcx_insert(existing, 50) == ("before", 4)  # ties: after the older ones
+    assert placement.tcx_insert(existing, 60) == ("before", 4)
+    assert placement.tcx_insert(existing, 1000) == ("after", 4)
+    assert placement.order([(7, 50), (3, 50), (9, 1)]) == [9, 3, 7]
+
+
+def test_reconcile_finds_each_disagreement() -> None:
+    st = State(
+        db_programs={1: "aa", 2: "bb", 3: "cc"},
+        db_map_owners={1, 2, 3},
+        db_links={10: (1, 100, "/fs/links/10", True), 11: (2, 101, "/fs/links/11", True),
+                  12: (9, 102, "/fs/links/12", True), 13: (3, None, None, False)},
+        prog_pins={1: "aa", 2: "zz", 4: "dd"},
+        map_dirs={1, 2, 3, 5},
+        link_pins={10: 100, 11: 999, 14: 104},
+    )  # fmt: skip
+    kinds = {(p.kind, p.subject) for p in find_problems(st, "/fs")}
+    assert kinds == {
+        ("program-pin-missing", "program 3"),
+        ("program-pin-mismatch", "program 2"),
+        ("orphan-program-pin", "/fs/prog_4"),
+        ("orphan-map-dir", "/fs/maps/5"),
+        ("link-pin-mismatch", "link 11"),
+        ("link-without-program", "link 12"),
+        ("orphan-link-pin", "/fs/links/14"),
+    }
+
+
+def test_reconcile_clean_state_has_no_problems() -> None:
+    st = State(
+        db_programs={1: "aa"},
+        db_map_owners={1},
+        db_links={10: (1, 100, "/fs/links/10", True)},
+        prog_pins={1: "aa"},
+        map_dirs={1},
+        link_pins={10: 100},
+    )
+    assert find_problems(st, "/fs") == []
