@@ -12,8 +12,12 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from clitool import Cli
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build" / "tests"
@@ -22,7 +26,8 @@ BUILD = ROOT / "build" / "tests"
 def pytest_sessionstart(session: pytest.Session) -> None:
     if os.geteuid() != 0:
         raise pytest.UsageError("pybpfman's tests run against the real kernel: run them as root")
-    subprocess.run(["make", "-s", "-C", str(ROOT), "bpf"], check=True)
+    if not os.environ.get("PYBPFMAN_SKIP_BUILD"):
+        subprocess.run(["make", "-s", "-C", str(ROOT), "bpf"], check=True)
 
 
 @pytest.fixture(scope="session")
@@ -136,6 +141,18 @@ def no_residue(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     left = residue(before)
     assert not left, f"test left residue behind: {left}"
+
+
+@pytest.fixture
+def cli() -> Iterator[Cli]:
+    """The bpfman CLI with a private runtime dir; the test must leave it empty."""
+    from clitool import Cli
+
+    c = Cli()
+    yield c
+    left = c.pins() if os.path.isdir(c.fs) else []
+    c.cleanup()
+    assert not left, f"bpfman left pins behind: {left}"
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -21,7 +21,13 @@ from bpfman.manager.config import Config
 from bpfman.manager.errors import InputError, NotFoundError, PreconditionError
 from bpfman.manager.lock import WriterLock
 from bpfman.manager.models import BpfmanType, LinkRecord, ProgramRecord, ProgramRequest
-from bpfman.manager.paths import DEFAULT_CONFIG, DEFAULT_RUNTIME_DIR, Paths, ensure_layout
+from bpfman.manager.paths import (
+    DEFAULT_CONFIG,
+    DEFAULT_RUNTIME_DIR,
+    Paths,
+    ensure_layout,
+    pin_name,
+)
 from bpfman.manager.store import Store
 from bpfman.manager.undo import Undo
 
@@ -152,7 +158,7 @@ class Manager:
                 os.makedirs(maps_dir, exist_ok=True)
                 undo.push(f"remove {maps_dir}", lambda: shutil.rmtree(maps_dir, True))
                 for m in obj.maps.values():
-                    target = os.path.join(maps_dir, m.name)
+                    target = os.path.join(maps_dir, pin_name(m.name))
                     if not os.path.exists(target):
                         m.pin(target)
             metadata = dict(spec.metadata)

@@ -9,6 +9,7 @@ from bpfman.errors import BpfError
 from bpfman.kinds import AttachType, ProgramType
 from bpfman.manager.errors import InputError
 from bpfman.manager.models import BpfmanType
+from bpfman.manager.paths import pin_name
 
 if TYPE_CHECKING:
     from bpfman.manager.core import LoadSpec
@@ -72,7 +73,7 @@ def _reuse_owner_maps(spec: ObjectSpec, maps_dir: str) -> None:
     for ms in spec.maps.values():
         if ms.internal:
             continue  # .data/.rodata/.bss carry this load's own globals
-        path = os.path.join(maps_dir, ms.name)
+        path = os.path.join(maps_dir, pin_name(ms.name))
         if not os.path.exists(path):
             raise InputError(f"--map-owner-id: the owner has no map named {ms.name!r}")
         with Map.from_pin(path) as shared:

@@ -38,6 +38,11 @@ class Paths:
         return os.path.join(self.fs, "links", str(link_id))
 
 
+def pin_name(map_name: str) -> str:
+    """bpffs refuses '.' in names: ``basic.rodata`` is pinned as ``basic_rodata``."""
+    return map_name.replace(".", "_")
+
+
 def is_bpffs(path: str) -> bool:
     class _Statfs(ctypes.Structure):
         _fields_ = [("f_type", ctypes.c_long), ("_rest", ctypes.c_byte * 120)]

@@ -1,0 +1,192 @@
+"""The manager through the `bpfman` CLI: load, attach, list/get, detach, unload, errors."""
+
+from __future__ import annotations
+
+import os
+
+import bpfman
+
+
+def pid_hex() -> str:
+    return os.getpid().to_bytes(4, "little").hex()
+
+
+def counter(cli, owner_id: int, index: int = 0) -> int:
+    with bpfman.Map.from_pin(f"{cli.fs}/maps/{owner_id}/counts") as counts:
+        return int.from_bytes(counts[index], "little")
+
+
+def test_tracepoint_lifecycle(cli, bpf_obj) -> None:
+    loaded = cli(
+        "load", "file", "--path", bpf_obj("basic"),
+        "--programs", "tracepoint:count_kill",
+        "-g", f"target_pid={pid_hex()}", "-m", "owner=tests", "-a", "myapp", "-o", "json",
+    ).json()  # fmt: skip
+    assert len(loaded) == 1
+    info, kernel = loaded[0]["info"], loaded[0]["kernel_info"]
+    prog_id = kernel["id"]
+    assert info["name"] == "count_kill" and kernel["name"] == "count_kill"
+    assert info["metadata"] == {"owner": "tests", "bpfman_application": "myapp"}
+    assert info["bytecode"] == {"file": os.path.abspath(bpf_obj("basic"))}
+    assert info["map_pin_path"] == f"{cli.fs}/maps/{prog_id}"
+    assert os.path.exists(f"{cli.fs}/prog_{prog_id}")
+    assert os.path.exists(f"{cli.fs}/maps/{prog_id}/counts")
+
+    attached = cli(
+        "attach", str(prog_id), "tracepoint", "-t", "syscalls/sys_enter_kill", "-o", "json"
+    ).json()
+    link_id = attached["link_id"]
+    assert attached["attach"] == {
+        "tracepoint_attach_info": {"tracepoint": "syscalls/sys_enter_kill", "metadata": {}}
+    }
+    for _ in range(4):
+        os.kill(os.getpid(), 0)
+    assert counter(cli, prog_id) == 4  # the global filtered on our pid
+
+    listed = cli("list", "programs", "-o", "json").json()
+    assert [r["kernel_info"]["id"] for r in listed] == [prog_id]
+    assert listed[0]["info"]["links"] == [link_id]
+    text = cli("list", "programs").out
+    assert "myapp" in text and "tracepoint" in text and f"(1) {link_id}" in text
+    links_text = cli("list", "links").out
+    assert "syscalls/sys_enter_kill" in links_text
+    got = cli("get", "program", str(prog_id), "-o", "json").json()
+    assert set(got) == {"info", "kernel_info"} and got["kernel_info"]["id"] == prog_id
+    assert got["info"]["global_data"] == {"target_pid": __import__("base64").b64encode(
+        bytes.fromhex(pid_hex())).decode()}  # fmt: skip
+    text = cli("get", "program", str(prog_id)).out
+    assert "Bpfman State" in text and "Kernel State" in text and "target_pid=0x" in text
+    link_text = cli("get", "link", str(link_id)).out
+    assert "Tracepoint:" in link_text and "syscalls/sys_enter_kill" in link_text
+
+    cli("detach", str(link_id))
+    os.kill(os.getpid(), 0)
+    assert counter(cli, prog_id) == 4
+    assert cli.db_rows()["links"] == 0
+    cli("unload", str(prog_id))
+    assert cli.pins() == []
+    assert cli.db_rows() == {
+        "programs": 0, "links": 0, "program_metadata": 0, "program_globals": 0
+    }  # fmt: skip
+    assert cli("doctor").rc == 0
+
+
+def test_unload_detaches_links_first(cli, bpf_obj) -> None:
+    loaded = cli(
+        "load", "file", "-p", bpf_obj("basic"),
+        "--programs", "tracepoint:count_kill tracepoint:count_getppid", "-o", "json",
+    ).json()  # fmt: skip
+    ids = [r["kernel_info"]["id"] for r in loaded]
+    assert loaded[1]["info"]["map_owner_id"] == ids[0]  # one object: shared maps
+    for prog_id, tp in zip(ids, ["sys_enter_kill", "sys_enter_getppid"], strict=True):
+        cli("attach", str(prog_id), "tracepoint", "-t", f"syscalls/{tp}")
+    r = cli("unload", str(ids[0]), rc=1)
+    assert f"used by program(s) {ids[1]}" in r.err
+    cli("unload", str(ids[1]))
+    cli("unload", str(ids[0]))
+    assert cli.pins() == []
+
+
+def test_map_owner_sharing(cli, bpf_obj) -> None:
+    owner = cli(
+        "load", "file", "-p", bpf_obj("basic"), "--programs", "tracepoint:count_kill",
+        "-g", f"target_pid={pid_hex()}", "-o", "json",
+    ).json()[0]["kernel_info"]["id"]  # fmt: skip
+    user = cli(
+        "load", "file", "-p", bpf_obj("basic"), "--programs", "tracepoint:count_getppid",
+        "-g", f"target_pid={pid_hex()}", "--map-owner-id", str(owner), "-o", "json",
+    ).json()[0]  # fmt: skip
+    user_id = user["kernel_info"]["id"]
+    assert user["info"]["map_owner_id"] == owner
+    assert user["info"]["map_pin_path"] == f"{cli.fs}/maps/{owner}"
+    assert not os.path.exists(f"{cli.fs}/maps/{user_id}")
+    got = cli("get", "program", str(owner), "-o", "json").json()
+    assert got["info"]["map_used_by"] == [str(owner), str(user_id)]
+    cli("attach", str(user_id), "tracepoint", "-t", "syscalls/sys_enter_getppid")
+    os.getppid()
+    os.getppid()
+    assert counter(cli, owner, index=2) == 2  # the user's program wrote the owner's map
+    r = cli("unload", str(owner), rc=1)
+    assert "unload them first" in r.err and str(user_id) in r.err
+    cli("unload", str(user_id))
+    assert os.path.exists(f"{cli.fs}/maps/{owner}/counts")
+    cli("unload", str(owner))
+    assert cli.pins() == []
+
+
+def test_metadata_selectors_and_filters(cli, bpf_obj) -> None:
+    a = cli(
+        "load", "file", "-p", bpf_obj("basic"), "--programs", "tracepoint:count_kill",
+        "-m", "team=a,tier=1", "-a", "app1", "-o", "json",
+    ).json()[0]["kernel_info"]["id"]  # fmt: skip
+    b = cli(
+        "load", "file", "-p", bpf_obj("basic"), "--programs", "tracepoint:count_getppid",
+        "-m", "team=b", "-m", "tier=1", "-o", "json",
+    ).json()[0]["kernel_info"]["id"]  # fmt: skip
+
+    def ids(*args: str) -> list[int]:
+        return [r["kernel_info"]["id"] for r in cli("list", "programs", *args, "-o", "json").json()]
+
+    assert ids() == sorted([a, b])
+    assert ids("-m", "tier=1") == sorted([a, b])
+    assert ids("-m", "team=a", "-m", "tier=1") == [a]
+    assert ids("-m", "team=c") == []
+    assert ids("--application", "app1") == [a]
+    assert ids("--program-type", "tracepoint") == sorted([a, b])
+    assert ids("--program-type", "xdp") == []
+    everything = ids("--all")
+    assert {a, b} <= set(everything) and len(everything) >= 2
+    assert any("info" not in r for r in cli("list", "programs", "--all", "-o", "json").json()) or (
+        len(everything) == 2
+    )
+    cli("unload", str(a))
+    cli("unload", str(b))
+
+
+def test_bad_input(cli, bpf_obj, tmp_path) -> None:
+    obj = bpf_obj("basic")
+    cases = [
+        (["load", "file", "-p", str(tmp_path / "nope.o"), "--programs", "tracepoint:x"], 1,
+         "no such file"),
+        (["load", "file", "-p", obj, "--programs", "socket:count_kill"], 2, "unknown type"),
+        (["load", "file", "-p", obj, "--programs", "tracepoint"], 2, "TYPE:NAME"),
+        (["load", "file", "-p", obj, "--programs", "tracepoint:nope"], 2,
+         "no program named 'nope'"),
+        (["load", "file", "-p", obj, "--programs", "fentry:count_kill"], 2,
+         "needs the kernel function"),
+        (["load", "file", "-p", obj, "--programs", "xdp:count_kill"], 2,
+         "is a tracepoint program"),
+        (["load", "file", "-p", obj, "--programs", "tracepoint:count_kill", "-g", "target_pid=123"],
+         2, "odd number"),
+        (["load", "file", "-p", obj, "--programs", "tracepoint:count_kill", "-g", "nope=00"], 2,
+         "no such variable"),
+        (["load", "file", "-p", obj, "--programs", "tracepoint:count_kill", "-g", "target_pid=00"],
+         2, "value is 1 bytes, expected 4"),
+        (["load", "file", "-p", obj, "--programs", "tracepoint:count_kill", "-m", "novalue"], 2,
+         "KEY=VALUE"),
+        (["load", "file", "-p", obj, "--programs", "tracepoint:count_kill",
+          "--map-owner-id", "999999"], 1, "no such bpfman program"),
+        (["attach", "999999", "tracepoint", "-t", "syscalls/sys_enter_kill"], 1,
+         "no program with id 999999"),
+        (["detach", "424242"], 1, "no link with id 424242"),
+        (["unload", "999999"], 1, "no program with id 999999"),
+        (["get", "link", "424242"], 1, "no link with id 424242"),
+    ]  # fmt: skip
+    for args, rc, message in cases:
+        r = cli(*args, rc=rc)
+        assert message in r.err, (args, r.err)
+        assert len(r.err.strip().splitlines()) == 1, r.err
+    prog_id = cli(
+        "load", "file", "-p", obj, "--programs", "tracepoint:count_kill", "-o", "json"
+    ).json()[0]["kernel_info"]["id"]
+    for args, rc, message in [
+        (["tracepoint", "-t", "sys_enter_kill"], 2, "exactly one '/'"),
+        (["tracepoint", "-t", "syscalls/nope"], 1, "no tracepoint syscalls/nope"),
+        (["xdp", "-i", "lo", "-p", "10"], 2, "loaded as tracepoint"),
+        (["uprobe", "-t", "/bin/true"], 2, "loaded as tracepoint"),
+    ]:
+        r = cli("attach", str(prog_id), *args, rc=rc)
+        assert message in r.err, (args, r.err)
+    cli("unload", str(prog_id))
+    assert cli.db_rows()["programs"] == 0
+    assert cli.pins() == []
