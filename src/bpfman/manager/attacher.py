@@ -105,6 +105,9 @@ def attach(
 def _pin_link(
     mgr: Manager, link: Link, link_id: int, params: dict[str, Any], undo: Undo
 ) -> AttachResult:
+    from bpfman.manager import crash
+
+    crash.point("attach:after-kernel")
     pin = mgr.paths.link_pin(link_id)
     with link:
         kernel_id = link.info().id

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bpfman.errors import BpfError
-from bpfman.manager import parse
+from bpfman.manager import crash, parse
 from bpfman.manager.config import Config
 from bpfman.manager.errors import InputError, NotFoundError, PreconditionError
 from bpfman.manager.lock import WriterLock
@@ -144,6 +144,7 @@ class Manager:
         finally:
             if not obj_spec._loaded:
                 obj_spec.close()
+        crash.point("load:after-kernel")
         records: list[ProgramRecord] = []
         with Undo() as undo, obj:
             progs = [obj.programs[r.name] for r in spec.requests]
@@ -154,6 +155,7 @@ class Manager:
                 pin = self.paths.prog_pin(prog.id)
                 prog.pin(pin)
                 undo.push(f"unpin {pin}", lambda p=pin: os.unlink(p))
+            crash.point("load:after-program-pins")
             if owner is None:
                 os.makedirs(maps_dir, exist_ok=True)
                 undo.push(f"remove {maps_dir}", lambda: shutil.rmtree(maps_dir, True))
@@ -161,6 +163,7 @@ class Manager:
                     target = os.path.join(maps_dir, pin_name(m.name))
                     if not os.path.exists(target):
                         m.pin(target)
+            crash.point("load:after-map-pins")
             metadata = dict(spec.metadata)
             for req, prog in zip(spec.requests, progs, strict=True):
                 rec = ProgramRecord(
@@ -203,6 +206,7 @@ class Manager:
             with prog, Undo() as undo:
                 link_id = self.store.next_link_id()
                 result = attacher.attach(self, rec, prog, req, link_id, undo)
+                crash.point("attach:after-pin")
                 with self.store.transaction():
                     self.store.add_link(
                         rec.id,
@@ -226,6 +230,7 @@ class Manager:
         from bpfman.manager import attacher
 
         attacher.detach(self, link)
+        crash.point("detach:after-kernel")
         with self.store.transaction():
             self.store.delete_link(link.id)
 
@@ -240,11 +245,14 @@ class Manager:
                 )
             for link in self.store.links(rec.id):
                 self._detach(link)
+            crash.point("unload:after-links")
             pin = self.paths.prog_pin(rec.id)
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(pin)
+            crash.point("unload:after-program-unpin")
             if rec.map_owner_id is None:
                 shutil.rmtree(rec.map_pin_path, ignore_errors=True)
+            crash.point("unload:after-map-unpin")
             with self.store.transaction():
                 self.store.delete_program(rec.id)
 

@@ -211,6 +211,9 @@ def gc(mgr: Manager) -> list[str]:
             elif p.kind in ("program-pin-missing", "program-pin-mismatch"):
                 assert p.program_id is not None
                 _forget_program(mgr, p.program_id)
+                if p.path:  # our pin of someone else's program: drop only our reference
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(p.path)
                 done.append(f"forgot program {p.program_id}")
     return done
 
