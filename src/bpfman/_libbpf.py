@@ -103,6 +103,21 @@ class bpf_map_batch_opts(Structure):
     _fields_ = [("sz", c_size_t), ("elem_flags", u64), ("flags", u64)]
 
 
+class bpf_map_create_opts(Structure):
+    _fields_ = [
+        ("sz", c_size_t),
+        ("btf_fd", u32),
+        ("btf_key_type_id", u32),
+        ("btf_value_type_id", u32),
+        ("btf_vmlinux_value_type_id", u32),
+        ("inner_map_fd", u32),
+        ("map_flags", u32),
+        ("map_extra", u64),
+        ("numa_node", u32),
+        ("map_ifindex", u32),
+    ]
+
+
 class _link_create_kprobe_multi(Structure):
     _fields_ = [
         ("flags", u32),
@@ -165,6 +180,20 @@ BPF_TC_F_REPLACE = 1
 
 class bpf_xdp_attach_opts(Structure):
     _fields_ = [("sz", c_size_t), ("old_prog_fd", c_int)]
+
+
+class bpf_xdp_query_opts(Structure):
+    _fields_ = [
+        ("sz", c_size_t),
+        ("prog_id", u32),
+        ("drv_prog_id", u32),
+        ("hw_prog_id", u32),
+        ("skb_prog_id", u32),
+        ("attach_mode", c_uint8),
+    ]
+
+
+XDP_ATTACHED_NONE, XDP_ATTACHED_DRV, XDP_ATTACHED_SKB, XDP_ATTACHED_HW, XDP_ATTACHED_MULTI = range(5)
 
 
 class bpf_kprobe_opts(Structure):
@@ -394,6 +423,7 @@ _decl("bpf_link__destroy", c_int, vp)
 _decl("bpf_xdp_attach", c_int, c_int, c_int, u32, POINTER(bpf_xdp_attach_opts))
 _decl("bpf_xdp_detach", c_int, c_int, u32, POINTER(bpf_xdp_attach_opts))
 _decl("bpf_xdp_query_id", c_int, c_int, c_int, POINTER(u32))
+_decl("bpf_xdp_query", c_int, c_int, c_int, POINTER(bpf_xdp_query_opts))
 _decl("bpf_tc_hook_create", c_int, POINTER(bpf_tc_hook))
 _decl("bpf_tc_hook_destroy", c_int, POINTER(bpf_tc_hook))
 _decl("bpf_tc_attach", c_int, POINTER(bpf_tc_hook), POINTER(bpf_tc_opts))
