@@ -38,15 +38,22 @@ _LAZY = {
 __all__ = ["BpfError", "KernelFeatureError", *_LAZY]
 
 if TYPE_CHECKING:
-    from bpfman import features
-    from bpfman.fallback import attach_first
-    from bpfman.kinds import AttachType, MapType, ProgramType
-    from bpfman.link import Link
-    from bpfman.map import Map
-    from bpfman.object import MapSpec, Object, ObjectSpec, ProgramSpec, load, open
-    from bpfman.perfbuf import PerfBuffer
-    from bpfman.program import Program
-    from bpfman.ringbuf import RingBuffer
+    from bpfman import features as features
+    from bpfman.fallback import attach_first as attach_first
+    from bpfman.kinds import AttachType as AttachType
+    from bpfman.kinds import MapType as MapType
+    from bpfman.kinds import ProgramType as ProgramType
+    from bpfman.link import Link as Link
+    from bpfman.map import Map as Map
+    from bpfman.object import MapSpec as MapSpec
+    from bpfman.object import Object as Object
+    from bpfman.object import ObjectSpec as ObjectSpec
+    from bpfman.object import ProgramSpec as ProgramSpec
+    from bpfman.object import load as load
+    from bpfman.object import open as open
+    from bpfman.perfbuf import PerfBuffer as PerfBuffer
+    from bpfman.program import Program as Program
+    from bpfman.ringbuf import RingBuffer as RingBuffer
 
 
 def __getattr__(name: str) -> Any:

@@ -189,6 +189,7 @@ def _attach_tcx(
     from bpfman.link import Link
 
     existing = [(link.id, int(link.params.get("priority", 0))) for link in same_hook]
+    existing = [(i, pr) for i in placement.order(existing) for j, pr in existing if j == i]
     where, relative = placement.tcx_insert(existing, int(params["priority"]))
     anchor = None
     if relative is not None:
@@ -211,6 +212,7 @@ def _attach_tc(prog: Program, params: dict[str, Any], undo: Undo) -> AttachResul
     from bpfman.attach import tc
 
     link = prog.attach_tc(params["iface"], params["direction"])
+    assert isinstance(link, tc.TcLink)
     filt = tc.filter_of(link)
     params.update(filt)
     params["position"] = 0
@@ -219,15 +221,50 @@ def _attach_tc(prog: Program, params: dict[str, Any], undo: Undo) -> AttachResul
     return AttachResult(None, None, params)
 
 
+def tcx_positions(mgr: Manager, hook: dict[str, Any]) -> dict[int, int]:
+    """bpfman link id -> position (kernel order) of every bpfman tcx link on *hook*."""
+    from bpfman.attach import tcx
+
+    ours = {
+        link.kernel_link_id: link.id
+        for link in mgr.store.links()
+        if link.kind == BpfmanType.TCX
+        and link.params.get("iface") == hook["iface"]
+        and link.params.get("direction") == hook["direction"]
+        and link.params.get("netns_ino") == hook["netns_ino"]
+    }
+    with in_netns(hook.get("netns")):
+        chain = tcx.query(hook["iface"], hook["direction"])
+    return {ours[k]: pos for pos, k in enumerate(chain.link_ids) if k in ours}
+
+
+def tc_siblings(mgr: Manager, link: LinkRecord) -> list[LinkRecord]:
+    """The other bpfman tc links on *link*'s interface (both directions)."""
+    return [
+        other
+        for other in mgr.store.links()
+        if other.kind == BpfmanType.TC
+        and other.id != link.id
+        and other.params.get("netns_ino") == link.params.get("netns_ino")
+        and other.params.get("ifindex") == link.params.get("ifindex")
+    ]
+
+
 def detach(mgr: Manager, link: LinkRecord) -> None:
-    """Detach *link* in the kernel; a link already gone there is not an error."""
+    """Detach *link* in the kernel; a link already gone there is not an error.
+
+    A tc link's clsact qdisc goes with the last bpfman filter on the interface
+    when bpfman created it (the flag is handed on to the siblings by the caller).
+    """
     from bpfman.link import Link
 
     if link.kind == BpfmanType.TC:
         from bpfman.attach import tc
 
+        filt = {k: link.params[k] for k in tc.FILTER_KEYS}
+        filt["tc_qdisc_created"] = bool(filt["tc_qdisc_created"]) and not tc_siblings(mgr, link)
         with in_netns(link.params.get("netns")):
-            tc.remove_filter(**{k: link.params[k] for k in tc.FILTER_KEYS})
+            tc.remove_filter(**filt)
         return
     if not link.pin_path or not os.path.exists(link.pin_path):
         return

@@ -9,6 +9,7 @@ happen under the global writer lock. What a crash leaves half-done,
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 from collections.abc import Iterator
@@ -154,7 +155,7 @@ class Manager:
             for prog in progs:
                 pin = self.paths.prog_pin(prog.id)
                 prog.pin(pin)
-                undo.push(f"unpin {pin}", lambda p=pin: os.unlink(p))
+                undo.push(f"unpin {pin}", functools.partial(os.unlink, pin))
             crash.point("load:after-program-pins")
             if owner is None:
                 os.makedirs(maps_dir, exist_ok=True)
@@ -217,6 +218,8 @@ class Manager:
                         req.metadata,
                         link_id=link_id,
                     )
+                    if rec.kind == BpfmanType.TCX:
+                        self._store_positions(result.params)
                 undo.commit()
             return self.link_record(link_id)
 
@@ -233,6 +236,23 @@ class Manager:
         crash.point("detach:after-kernel")
         with self.store.transaction():
             self.store.delete_link(link.id)
+            if link.kind == BpfmanType.TCX:
+                self._store_positions(link.params)
+            if link.kind == BpfmanType.TC and link.params.get("tc_qdisc_created"):
+                for other in attacher.tc_siblings(self, link):  # they inherit the qdisc
+                    params = {**other.params, "tc_qdisc_created": True}
+                    self.store.update_link(other.id, other.kernel_link_id, params)
+
+    def _store_positions(self, hook: dict[str, Any]) -> None:
+        """Record the kernel order of the tcx links on *hook* (inside a transaction)."""
+        from bpfman.manager import attacher
+
+        for link_id, position in attacher.tcx_positions(self, hook).items():
+            link = self.store.link(link_id)
+            if link is not None and link.params.get("position") != position:
+                self.store.update_link(
+                    link_id, link.kernel_link_id, {**link.params, "position": position}
+                )
 
     def unload(self, prog_id: int) -> None:
         with self._writing():

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import ctypes
 import os
 import subprocess
 from dataclasses import dataclass
 
 DEFAULT_RUNTIME_DIR = "/run/bpfman"
 DEFAULT_CONFIG = "/etc/bpfman/bpfman.toml"
-BPF_FS_MAGIC = 0xCAFE4A11
 
 
 @dataclass(frozen=True)
@@ -44,14 +42,16 @@ def pin_name(map_name: str) -> str:
 
 
 def is_bpffs(path: str) -> bool:
-    class _Statfs(ctypes.Structure):
-        _fields_ = [("f_type", ctypes.c_long), ("_rest", ctypes.c_byte * 120)]
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    buf = _Statfs()
-    if libc.statfs(os.fsencode(path), ctypes.byref(buf)) != 0:
-        return False
-    return (buf.f_type & 0xFFFFFFFF) == BPF_FS_MAGIC
+    """Whether *path* lies on a bpf filesystem (the longest matching mount decides)."""
+    real = os.path.realpath(path)
+    best, kind = "", ""
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            fields = line.split()
+            mnt = fields[1].replace("\\040", " ")
+            if (real == mnt or real.startswith(mnt.rstrip("/") + "/")) and len(mnt) >= len(best):
+                best, kind = mnt, fields[2]
+    return kind == "bpf"
 
 
 def ensure_layout(paths: Paths) -> None:

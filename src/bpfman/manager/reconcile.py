@@ -52,16 +52,16 @@ def inspect(mgr: Manager) -> State:
     from bpfman.program import Program
 
     st = State()
-    for rec in mgr.store.programs():
-        st.db_programs[rec.id] = rec.tag
-        if rec.map_owner_id is None:
-            st.db_map_owners.add(rec.id)
-    for link in mgr.store.links():
-        st.db_links[link.id] = (
-            link.program_id,
-            link.kernel_link_id,
-            link.pin_path,
-            link.kind != BpfmanType.TC,
+    for prog_rec in mgr.store.programs():
+        st.db_programs[prog_rec.id] = prog_rec.tag
+        if prog_rec.map_owner_id is None:
+            st.db_map_owners.add(prog_rec.id)
+    for rec in mgr.store.links():
+        st.db_links[rec.id] = (
+            rec.program_id,
+            rec.kernel_link_id,
+            rec.pin_path,
+            rec.kind != BpfmanType.TC,
         )
     fs = mgr.paths.fs
     for name in os.listdir(fs):
@@ -130,19 +130,19 @@ def find_problems(st: State, fs: str) -> list[Problem]:
                 path=path,
             )
         )
-    for lid, (pid, kernel_id, pin, is_kernel_link) in sorted(st.db_links.items()):
+    for lid, (pid, kernel_id, link_pin, is_kernel_link) in sorted(st.db_links.items()):
         if pid not in st.db_programs:
             out.append(
                 Problem(
                     "link-without-program", f"link {lid}", f"its program {pid} is gone", link_id=lid
                 )
             )
-        elif is_kernel_link and (pin is None or lid not in st.link_pins):
+        elif is_kernel_link and (link_pin is None or lid not in st.link_pins):
             out.append(
                 Problem(
                     "link-pin-missing",
                     f"link {lid}",
-                    f"in the database but its pin {pin} is missing",
+                    f"in the database but its pin {link_pin} is missing",
                     link_id=lid,
                 )
             )
@@ -153,7 +153,7 @@ def find_problems(st: State, fs: str) -> list[Problem]:
                     f"link {lid}",
                     f"pinned kernel link {st.link_pins.get(lid)} is not the recorded {kernel_id}",
                     link_id=lid,
-                    path=pin,
+                    path=link_pin,
                 )
             )
     for lid in sorted(set(st.link_pins) - set(st.db_links)):

@@ -1,0 +1,138 @@
+"""Manager: xdp, tc and tcx through the CLI, with real packets over a veth pair."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from netutil import TC_EGRESS, TC_INGRESS, XDP_DROP, XDP_PASS, VethPair, qdiscs
+
+import bpfman
+from bpfman import _sys, features, netns
+
+
+@pytest.fixture
+def veth():
+    with VethPair("mgr") as pair:
+        yield pair
+
+
+def load(cli, bpf_obj, programs: str) -> list[int]:
+    out = cli("load", "file", "-p", bpf_obj("net"), "--programs", programs, "-o", "json").json()
+    return [p["kernel_info"]["id"] for p in out]
+
+
+def counter(cli, owner: int, slot: int) -> int:
+    with bpfman.Map.from_pin(f"{cli.fs}/maps/{owner}/counters") as m:
+        return int.from_bytes(m[slot], "little")
+
+
+def test_xdp_attach_count_and_one_program_per_hook(cli, bpf_obj, veth) -> None:
+    xdp_pass, xdp_drop = load(cli, bpf_obj, "xdp:xdp_pass xdp:xdp_drop")
+    link = cli("attach", str(xdp_pass), "xdp", "-i", veth.host, "-p", "50", "-o", "json").json()
+    info = link["attach"]["xdp_attach_info"]
+    assert info["iface"] == veth.host and info["priority"] == 50 and info["position"] == 0
+    assert info["proceed_on"] == [2, 31]
+    assert veth.send(5, to="host") == 5
+    assert counter(cli, xdp_pass, XDP_PASS) == 5
+    r = cli("attach", str(xdp_drop), "xdp", "-i", veth.host, "-p", "10", rc=1)
+    assert f"already runs bpfman link {link['link_id']}" in r.err
+    assert features.dispatcher_unavailable_reason() in r.err
+    assert f"{veth.host} pos-0" in cli("list", "links").out
+    text = cli("get", "link", str(link["link_id"])).out
+    assert "Proceed On:" in text and "pass, dispatcher_return" in text and "Priority:" in text
+    cli("detach", str(link["link_id"]))
+    assert veth.send(3, to="host") == 3
+    assert counter(cli, xdp_pass, XDP_PASS) == 5
+    cli("unload", str(xdp_drop))
+    cli("unload", str(xdp_pass))
+
+
+def test_xdp_in_another_netns(cli, bpf_obj, veth) -> None:
+    (xdp_drop,) = load(cli, bpf_obj, "xdp:xdp_drop")
+    r = cli("attach", str(xdp_drop), "xdp", "-i", veth.peer, "-p", "5", rc=1)
+    assert veth.peer in r.err  # not in our netns
+    r = cli("attach", str(xdp_drop), "xdp", "-i", veth.peer, "-p", "5", "-n", "/run/netns/nope",
+            rc=2)  # fmt: skip
+    assert "no such network namespace" in r.err
+    link = cli(
+        "attach", str(xdp_drop), "xdp", "-i", veth.peer, "-p", "5", "-n", veth.netns_path,
+        "-o", "json",
+    ).json()  # fmt: skip
+    assert link["attach"]["xdp_attach_info"]["netns"] == veth.netns_path
+    assert veth.send(4, to="peer") == 0
+    assert counter(cli, xdp_drop, XDP_DROP) == 4
+    with netns.enter(veth.netns_path):
+        ifindex = _sys.ifindex(veth.peer)
+    cli("detach", str(link["link_id"]))
+    assert veth.send(2, to="peer") == 2
+    cli("unload", str(xdp_drop))
+    assert ifindex > 0
+
+
+def test_tc_ingress_egress_and_qdisc_cleanup(cli, bpf_obj, veth) -> None:
+    ing, egr = load(cli, bpf_obj, "tc:tc_ingress tc:tc_egress")
+    a = cli("attach", str(ing), "tc", "-d", "ingress", "-i", veth.host, "-p", "10",
+            "-o", "json").json()  # fmt: skip
+    b = cli("attach", str(egr), "tc", "-d", "egress", "-i", veth.host, "-p", "10",
+            "--proceed-on", "ok", "-o", "json").json()  # fmt: skip
+    assert b["attach"]["tc_attach_info"]["proceed_on"] == [0]
+    assert "clsact" in qdiscs(veth.host_index)
+    assert veth.send(3, to="host") == 3
+    assert veth.send(2, to="peer") == 2
+    assert counter(cli, ing, TC_INGRESS) == 3
+    assert counter(cli, ing, TC_EGRESS) == 2
+    assert f"{veth.host} ingress pos-0" in cli("list", "links").out
+    r = cli("attach", str(egr), "tc", "-d", "sideways", "-i", veth.host, "-p", "10", rc=2)
+    assert "ingress or egress" in r.err
+    cli("detach", str(a["link_id"]))
+    assert "clsact" in qdiscs(veth.host_index)  # the egress filter still needs it
+    cli("detach", str(b["link_id"]))
+    assert "clsact" not in qdiscs(veth.host_index)
+    assert veth.send(2, to="host") == 2
+    assert counter(cli, ing, TC_INGRESS) == 3
+    cli("unload", str(egr))
+    cli("unload", str(ing))
+
+
+def test_tc_unload_removes_filters(cli, bpf_obj, veth) -> None:
+    (ing,) = load(cli, bpf_obj, "tc:tc_ingress")
+    cli("attach", str(ing), "tc", "-d", "ingress", "-i", veth.host, "-p", "10")
+    assert "clsact" in qdiscs(veth.host_index)
+    cli("unload", str(ing))
+    assert "clsact" not in qdiscs(veth.host_index)
+    assert cli.db_rows()["links"] == 0
+
+
+@pytest.mark.skipif(not features.available("tcx"), reason="kernel has no tcx (needs 6.6)")
+def test_tcx_priority_gives_kernel_order(cli, bpf_obj, veth) -> None:
+    a, b, stop = load(cli, bpf_obj, "tcx:tcx_a tcx:tcx_b tcx:tcx_stop")
+    lb = cli("attach", str(b), "tcx", "-d", "ingress", "-i", veth.host, "-p", "50",
+             "-o", "json").json()["link_id"]  # fmt: skip
+    ls = cli("attach", str(stop), "tcx", "-d", "ingress", "-i", veth.host, "-p", "100",
+             "-o", "json").json()["link_id"]  # fmt: skip
+    la = cli("attach", str(a), "tcx", "-d", "ingress", "-i", veth.host, "-p", "10",
+             "-o", "json").json()["link_id"]  # fmt: skip
+    from bpfman.attach import tcx
+
+    chain = tcx.query(veth.host, "ingress")
+    assert chain.prog_ids == [a, b, stop]
+    positions = {
+        lid: cli("get", "link", str(lid), "-o", "json").json()["attach"]["tcx_attach_info"][
+            "position"
+        ]
+        for lid in (la, lb, ls)
+    }
+    assert positions == {la: 0, lb: 1, ls: 2}
+    assert veth.send(1, to="host") == 1
+    with bpfman.Map.from_pin(f"{cli.fs}/maps/{a}/net_bss") as bss:
+        assert int.from_bytes(bss[0], "little") == 0xABC  # a, then b, then stop
+    cli("detach", str(la))
+    assert tcx.query(veth.host, "ingress").prog_ids == [b, stop]
+    assert cli("get", "link", str(lb), "-o", "json").json()["attach"]["tcx_attach_info"][
+        "position"
+    ] == 0
+    for prog in (stop, b, a):
+        cli("unload", str(prog))
+    assert tcx.query(veth.host, "ingress").prog_ids == []
+    assert os.path.exists(veth.netns_path)
