@@ -268,16 +268,19 @@ def obj_info(fd: int, info: Structure, what: str) -> None:
 
 
 def prog_info(fd: int, with_map_ids: bool = True) -> tuple[bpf_prog_info, list[int]]:
-    info = bpf_prog_info()
-    obj_info(fd, info, "program info")
-    map_ids: list[int] = []
-    if with_map_ids and info.nr_map_ids:
-        n = info.nr_map_ids
-        arr = (c_uint32 * n)()
-        info2 = bpf_prog_info(nr_map_ids=n, map_ids=ctypes.addressof(arr))
-        obj_info(fd, info2, "program info")
-        map_ids = list(arr[: min(n, info2.nr_map_ids)])
-    return info, map_ids
+    """The program's info, and its map ids (one syscall unless it uses more than 32 maps)."""
+    if not with_map_ids:
+        info = bpf_prog_info()
+        obj_info(fd, info, "program info")
+        return info, []
+    cap = 32
+    while True:
+        arr = (c_uint32 * cap)()
+        info = bpf_prog_info(nr_map_ids=cap, map_ids=ctypes.addressof(arr))
+        obj_info(fd, info, "program info")
+        if info.nr_map_ids <= cap:
+            return info, list(arr[: info.nr_map_ids])
+        cap = info.nr_map_ids
 
 
 def map_info(fd: int) -> bpf_map_info:
@@ -336,3 +339,110 @@ def ifindex(iface: str | int) -> int:
     if idx == 0:
         raise BpfError(f"no network interface named {iface!r}", errno=19)
     return idx
+
+
+# --------------------------------------------------------------------------- raw loads (probes)
+
+BPF_PROG_LOAD = 5
+BPF_BTF_LOAD = 18
+
+# "r0 = 0; exit": the smallest valid program
+INSNS_RETURN_0 = bytes.fromhex("b700000000000000" "9500000000000000")
+
+
+def prog_load(
+    prog_type: int,
+    insns: bytes = INSNS_RETURN_0,
+    *,
+    expected_attach_type: int = 0,
+    attach_btf_id: int = 0,
+    attach_prog_fd: int = 0,
+    btf_fd: int = 0,
+    func_info: bytes = b"",
+    name: bytes = b"",
+) -> int:
+    """BPF_PROG_LOAD of raw instructions (no libbpf): the program fd.
+
+    *func_info* is packed ``struct bpf_func_info`` records (insn_off, type_id).
+    On failure the ``BpfError`` carries the errno and the verifier log.
+    """
+    code = ctypes.create_string_buffer(insns, len(insns))
+    lic = ctypes.create_string_buffer(b"GPL")
+    log = ctypes.create_string_buffer(4096)
+    finfo = ctypes.create_string_buffer(func_info, max(len(func_info), 1))
+    attr = ctypes.create_string_buffer(_ATTR_SIZE)
+    struct.pack_into(
+        "=IIQQIIQII16sIIIIQIIQIII",
+        attr,
+        0,
+        prog_type,
+        len(insns) // 8,
+        ctypes.addressof(code),
+        ctypes.addressof(lic),
+        1,
+        len(log),
+        ctypes.addressof(log),
+        0,
+        0,
+        name[:15],
+        0,
+        expected_attach_type,
+        btf_fd,
+        8 if func_info else 0,
+        ctypes.addressof(finfo) if func_info else 0,
+        len(func_info) // 8,
+        0,
+        0,
+        0,
+        attach_btf_id,
+        attach_prog_fd,
+    )
+    cmd = ctypes.c_int(BPF_PROG_LOAD)
+    ret = _libbpf.libc.syscall(SYS_BPF, cmd, attr, ctypes.c_uint(_ATTR_SIZE))
+    if ret < 0:
+        err = ctypes.get_errno()
+        text = log.value.decode(errors="replace")
+        raise BpfError(f"program load: {os.strerror(err)}", errno=err, log=text)
+    return int(ret)
+
+
+def btf_load(raw: bytes) -> int:
+    """BPF_BTF_LOAD of a raw BTF blob: the BTF fd."""
+    data = ctypes.create_string_buffer(raw, len(raw))
+    attr = struct.pack("=QQII", ctypes.addressof(data), 0, len(raw), 0)
+    return bpf(BPF_BTF_LOAD, attr, "BTF load")
+
+
+# --------------------------------------------------------------------------- map elements (hot path)
+
+BPF_MAP_LOOKUP_ELEM = 1
+BPF_MAP_UPDATE_ELEM = 2
+BPF_MAP_DELETE_ELEM = 3
+BPF_MAP_GET_NEXT_KEY = 4
+BPF_MAP_LOOKUP_AND_DELETE_ELEM = 21
+_ELEM_ATTR_SIZE = 32  # map_fd, key, value (or next_key), flags
+_syscall = _libbpf.libc.syscall
+
+
+def elem_attr(
+    map_fd: int, key_addr: int, value_addr: int, flags: int = 0
+) -> ctypes.Array[c_char]:
+    """A reusable ``bpf_attr`` for the BPF_MAP_*_ELEM commands on fixed buffers.
+
+    Addresses of 0 are NULL (keyless queue/stack maps); *value_addr* is the
+    next-key buffer for BPF_MAP_GET_NEXT_KEY.
+    """
+    attr = ctypes.create_string_buffer(_ELEM_ATTR_SIZE)
+    struct.pack_into("=IIQQQ", attr, 0, map_fd, 0, key_addr, value_addr, flags)
+    return attr
+
+
+def set_elem_flags(attr: ctypes.Array[c_char], flags: int) -> None:
+    struct.pack_into("=Q", attr, 24, flags)
+
+
+def map_elem(cmd: int, attr: ctypes.Array[c_char]) -> int:
+    """One element command on a prepared attr: 0 or the errno (no exception: the hot path)."""
+    if _syscall(SYS_BPF, cmd, attr, _ELEM_ATTR_SIZE) < 0:
+        return ctypes.get_errno()
+    return 0

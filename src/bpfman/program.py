@@ -68,6 +68,32 @@ def _boot_time() -> float:
     return time.time() - time.clock_gettime(time.CLOCK_BOOTTIME)
 
 
+def program_info_of(fd: int) -> ProgramInfo:
+    """The kernel's facts about the program behind *fd*."""
+    info, map_ids = _sys.prog_info(fd)
+    try:
+        ptype: ProgramType | int = ProgramType(info.type)
+    except ValueError:
+        ptype = info.type
+    return ProgramInfo(
+        id=info.id,
+        name=info.name.decode(errors="replace"),
+        type=ptype,
+        tag=bytes(info.tag).hex(),
+        loaded_at=_boot_time() + info.load_time / 1e9,
+        gpl_compatible=bool(info.gpl_compatible & 1),
+        jited=info.jited_prog_len > 0,
+        jited_size=info.jited_prog_len,
+        xlated_size=info.xlated_prog_len,
+        verified_insns=info.verified_insns,
+        map_ids=tuple(map_ids),
+        btf_id=info.btf_id,
+        run_cnt=info.run_cnt,
+        run_time_ns=info.run_time_ns,
+        created_by_uid=info.created_by_uid,
+    )
+
+
 class Program:
     """A program in the kernel, held by an fd."""
 
@@ -137,28 +163,7 @@ class Program:
         return link
 
     def info(self) -> ProgramInfo:
-        info, map_ids = _sys.prog_info(self.fd)
-        try:
-            ptype: ProgramType | int = ProgramType(info.type)
-        except ValueError:
-            ptype = info.type
-        return ProgramInfo(
-            id=info.id,
-            name=info.name.decode(errors="replace"),
-            type=ptype,
-            tag=bytes(info.tag).hex(),
-            loaded_at=_boot_time() + info.load_time / 1e9,
-            gpl_compatible=bool(info.gpl_compatible & 1),
-            jited=info.jited_prog_len > 0,
-            jited_size=info.jited_prog_len,
-            xlated_size=info.xlated_prog_len,
-            verified_insns=info.verified_insns,
-            map_ids=tuple(map_ids),
-            btf_id=info.btf_id,
-            run_cnt=info.run_cnt,
-            run_time_ns=info.run_time_ns,
-            created_by_uid=info.created_by_uid,
-        )
+        return program_info_of(self.fd)
 
     def test_run(
         self,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bpfman import _sys
-from bpfman.errors import BpfError
 from bpfman.manager import views
 from bpfman.manager.errors import InputError, NotFoundError
 from bpfman.manager.loadplan import KERNEL_TYPE
@@ -21,14 +20,7 @@ def public(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def _kernel(prog_id: int) -> dict[str, Any] | None:
-    from bpfman.program import Program
-
-    try:
-        prog = Program.from_id(prog_id)
-    except BpfError:
-        return None
-    with prog:
-        return views.kernel_info(prog)
+    return views.kernel_info_by_id(prog_id)
 
 
 def program_result(mgr: Manager, prog_id: int) -> dict[str, Any]:
@@ -69,6 +61,13 @@ def list_programs(
     """ListResponse results: bpfman's programs (and, with *show_all*, every other one)."""
     words, kernel_type = _type_filter(program_type)
     records = {r.id: r for r in mgr.store.programs()}
+    links: dict[int, list[int]] = {}
+    for link in mgr.store.links():
+        links.setdefault(link.program_id, []).append(link.id)
+    users: dict[int, list[int]] = {}
+    for r in records.values():
+        if r.map_owner_id is not None and r.map_owner_id != r.id:
+            users.setdefault(r.map_owner_id, []).append(r.id)
     out: list[dict[str, Any]] = []
     ids = sorted(set(_sys.ids("prog")) | set(records)) if show_all else sorted(records)
     for prog_id in ids:
@@ -84,8 +83,9 @@ def list_programs(
             continue
         item: dict[str, Any] = {"kernel_info": kernel}
         if rec is not None:
-            item = {"info": views.program_info(mgr, rec), "kernel_info": kernel}
-            item["_type_word"] = rec.type_word
+            owner = rec.map_owner_id or rec.id
+            info = views.program_info(mgr, rec, links.get(rec.id, []), users.get(owner, []))
+            item = {"info": info, "kernel_info": kernel, "_type_word": rec.type_word}
         out.append(item)
     return out
 

@@ -15,7 +15,7 @@ from bpfman.manager.models import BpfmanType, LinkRecord, ProgramRecord
 
 if TYPE_CHECKING:
     from bpfman.manager.core import Manager
-    from bpfman.program import Program
+    from bpfman.program import Program, ProgramInfo
 
 ATTACH_INFO_FIELD = {
     BpfmanType.XDP: "xdp_attach_info",
@@ -60,9 +60,28 @@ def _memlock(fd: int) -> int:
     return 0
 
 
+def kernel_info_by_id(prog_id: int) -> dict[str, Any] | None:
+    """KernelProgramInfo of the program with kernel id *prog_id*, or None if it is gone."""
+    from bpfman import _sys
+    from bpfman.errors import BpfError
+    from bpfman.program import program_info_of
+
+    try:
+        fd = _sys.fd_from_id("prog", prog_id)
+    except BpfError:
+        return None
+    try:
+        return _kernel_dict(program_info_of(fd), fd)
+    finally:
+        os.close(fd)
+
+
 def kernel_info(prog: Program) -> dict[str, Any]:
     """KernelProgramInfo of a program in the kernel."""
-    info = prog.info()
+    return _kernel_dict(prog.info(), prog.fd)
+
+
+def _kernel_dict(info: ProgramInfo, fd: int) -> dict[str, Any]:
     return {
         "id": info.id,
         "name": info.name,
@@ -75,13 +94,22 @@ def kernel_info(prog: Program) -> dict[str, Any]:
         "bytes_xlated": info.xlated_size,
         "jited": info.jited,
         "bytes_jited": info.jited_size,
-        "bytes_memlock": _memlock(prog.fd),
+        "bytes_memlock": _memlock(fd),
         "verified_insns": info.verified_insns,
     }
 
 
-def program_info(mgr: Manager, rec: ProgramRecord) -> dict[str, Any]:
-    """ProgramInfo: bpfman's state of a program it loaded."""
+def program_info(
+    mgr: Manager,
+    rec: ProgramRecord,
+    link_ids: list[int] | None = None,
+    map_users: list[int] | None = None,
+) -> dict[str, Any]:
+    """ProgramInfo: bpfman's state of a program it loaded.
+
+    *link_ids* and *map_users* may be given when the caller already has them
+    (listing many programs); otherwise they are read from the store.
+    """
     if rec.image_url:
         bytecode: dict[str, Any] = {
             "image": {
@@ -94,11 +122,14 @@ def program_info(mgr: Manager, rec: ProgramRecord) -> dict[str, Any]:
     else:
         bytecode = {"file": rec.path}
     owner = rec.map_owner_id or rec.id
-    used_by = [owner, *mgr.store.map_users(owner)]
+    users = mgr.store.map_users(owner) if map_users is None else map_users
+    used_by = [owner, *users]
+    if link_ids is None:
+        link_ids = [link.id for link in mgr.store.links(rec.id)]
     out: dict[str, Any] = {
         "name": rec.name,
         "bytecode": bytecode,
-        "links": [link.id for link in mgr.store.links(rec.id)],
+        "links": link_ids,
         "global_data": {k: base64.b64encode(v).decode() for k, v in rec.globals.items()},
         "map_pin_path": rec.map_pin_path,
         "map_used_by": [str(i) for i in used_by],

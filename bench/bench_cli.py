@@ -1,0 +1,136 @@
+"""Manager benchmarks beside bpftool (as root: `.venv/bin/python bench/bench_cli.py`).
+
+1. Wall time of a whole program lifecycle through the CLI: pybpfman's
+   `load file` + `attach tracepoint` + `detach` + `unload` vs bpftool 7.5's
+   `prog load ... autoattach` (load + attach + pin the link) + removing the pins
+   (detach + unload). bpftool 7.1 (bookworm) cannot attach tracepoints, so the
+   bench fetches 7.5 from bookworm-backports (bench/setup_bpftool.sh).
+2. `bpfman list programs` with 1000 programs loaded (target <= 200 ms).
+3. `bpfman attach` time with 0 vs 1000 unrelated programs loaded (should not grow).
+
+Prints a Markdown table of medians and ratios (bench/README.md keeps the results).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OBJ = str(ROOT / "build" / "tests" / "basic.bpf.o")
+BPFMAN = str(Path(sys.executable).with_name("bpfman"))
+BPFTOOL = str(ROOT / "build" / "bench" / "bpftool-7.5" / "usr" / "sbin" / "bpftool")
+RUNS = 10
+
+
+def run(*cmd: str) -> str:
+    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+
+
+def timed(fn: object, runs: int = RUNS) -> float:
+    samples = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()  # type: ignore[operator]
+        samples.append(time.perf_counter() - t)
+    return statistics.median(samples)
+
+
+def bpfman_cycle(rt: str) -> None:
+    prog = json.loads(
+        run(BPFMAN, "--runtime-dir", rt, "load", "file", "-p", OBJ,
+            "--programs", "tracepoint:count_kill", "-o", "json")
+    )[0]["kernel_info"]["id"]  # fmt: skip
+    link = json.loads(
+        run(BPFMAN, "--runtime-dir", rt, "attach", str(prog), "tracepoint",
+            "-t", "syscalls/sys_enter_kill", "-o", "json")
+    )["link_id"]  # fmt: skip
+    run(BPFMAN, "--runtime-dir", rt, "detach", str(link))
+    run(BPFMAN, "--runtime-dir", rt, "unload", str(prog))
+
+
+def bpftool_cycle() -> None:
+    d = f"/sys/fs/bpf/bench-bpftool-{os.getpid()}"
+    os.makedirs(d, exist_ok=True)
+    run(BPFTOOL, "prog", "load", OBJ, f"{d}/link", "type", "tracepoint",
+        "pinmaps", f"{d}/maps", "autoattach")  # fmt: skip
+    run("rm", "-rf", d)  # unpinning the link detaches it, the program goes with it
+
+
+def load_many(rt: str, n: int) -> list[int]:
+    from bpfman.manager.core import LoadSpec, Manager
+    from bpfman.manager.parse import program_requests
+
+    ids = []
+    with Manager(rt) as mgr:
+        for _ in range(n):
+            recs = mgr.load(LoadSpec(program_requests(["tracepoint:count_getppid"]), path=OBJ))
+            ids.append(recs[0].id)
+    return ids
+
+
+def attach_detach_time(rt: str, prog: int) -> float:
+    def once() -> None:
+        link = json.loads(
+            run(BPFMAN, "--runtime-dir", rt, "attach", str(prog), "tracepoint",
+                "-t", "syscalls/sys_enter_kill", "-o", "json")
+        )["link_id"]  # fmt: skip
+        run(BPFMAN, "--runtime-dir", rt, "detach", str(link))
+
+    return timed(once, runs=5)
+
+
+def cleanup(rt: str) -> None:
+    from bpfman.manager.core import Manager
+
+    with Manager(rt) as mgr:
+        for rec in mgr.programs():
+            mgr.unload(rec.id)
+    subprocess.run(["umount", f"{rt}/fs"], check=False)
+    shutil.rmtree(rt, ignore_errors=True)
+
+
+def main() -> int:
+    if not os.path.exists(BPFTOOL):
+        subprocess.run(["bash", str(ROOT / "bench" / "setup_bpftool.sh")], check=True)
+    rt = f"/run/bpfman-bench-{os.getpid()}"
+    rows: list[tuple[str, str, str]] = []
+    try:
+        ours = timed(lambda: bpfman_cycle(rt))
+        theirs = timed(bpftool_cycle)
+        python_floor = timed(lambda: run(sys.executable, "-c", "pass"))
+        rows.append(("lifecycle: load+attach+detach+unload", f"{ours * 1000:.0f} ms",
+                     f"bpftool 7.5 {theirs * 1000:.0f} ms: {ours / theirs:.1f}x"))  # fmt: skip
+        startup = f"{4 * python_floor * 1000:.0f} ms"
+        rows.append(("  of which Python start-up (4 processes)", startup,
+                     "the interpreter alone"))  # fmt: skip
+        prog = load_many(rt, 1)[0]
+        empty = attach_detach_time(rt, prog)
+        load_many(rt, 999)
+        listing = timed(lambda: run(BPFMAN, "--runtime-dir", rt, "list", "programs"), runs=5)
+        listing_json = timed(
+            lambda: run(BPFMAN, "--runtime-dir", rt, "list", "programs", "-o", "json"), runs=5
+        )
+        full = attach_detach_time(rt, prog)
+        rows.append(("list programs, 1000 loaded", f"{listing * 1000:.0f} ms",
+                     "target <= 200 ms"))  # fmt: skip
+        rows.append(("list programs -o json, 1000 loaded", f"{listing_json * 1000:.0f} ms", ""))
+        rows.append(("attach+detach, 1 program loaded", f"{empty * 1000:.0f} ms", ""))
+        rows.append(("attach+detach, 1000 programs loaded", f"{full * 1000:.0f} ms",
+                     f"{full / empty:.2f}x of the above"))  # fmt: skip
+    finally:
+        cleanup(rt)
+    print("| measure | pybpfman | peer / note |\n|---|---|---|")
+    for r in rows:
+        print(f"| {r[0]} | {r[1]} | {r[2]} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
