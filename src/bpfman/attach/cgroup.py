@@ -1,0 +1,101 @@
+"""Cgroup programs attached to a cgroup v2 directory through a bpf_link."""
+
+from __future__ import annotations
+
+import ctypes
+import errno as _errno
+import os
+from typing import TYPE_CHECKING
+
+from bpfman import _libbpf
+from bpfman._libbpf import lib
+from bpfman.errors import BpfError, from_errno
+from bpfman.kinds import AttachType
+from bpfman.link import Link
+
+if TYPE_CHECKING:
+    from bpfman.program import Program
+
+# libbpf's section suffixes (``cgroup/<name>``, ``cgroup_skb/<name>``) -> attach type
+CGROUP_SECTIONS: dict[str, AttachType] = {
+    "ingress": AttachType.CGROUP_INET_INGRESS,
+    "egress": AttachType.CGROUP_INET_EGRESS,
+    "sock_create": AttachType.CGROUP_INET_SOCK_CREATE,
+    "sock": AttachType.CGROUP_INET_SOCK_CREATE,
+    "sock_release": AttachType.CGROUP_INET_SOCK_RELEASE,
+    "sock_ops": AttachType.CGROUP_SOCK_OPS,
+    "post_bind4": AttachType.CGROUP_INET4_POST_BIND,
+    "post_bind6": AttachType.CGROUP_INET6_POST_BIND,
+    "bind4": AttachType.CGROUP_INET4_BIND,
+    "bind6": AttachType.CGROUP_INET6_BIND,
+    "connect4": AttachType.CGROUP_INET4_CONNECT,
+    "connect6": AttachType.CGROUP_INET6_CONNECT,
+    "sendmsg4": AttachType.CGROUP_UDP4_SENDMSG,
+    "sendmsg6": AttachType.CGROUP_UDP6_SENDMSG,
+    "recvmsg4": AttachType.CGROUP_UDP4_RECVMSG,
+    "recvmsg6": AttachType.CGROUP_UDP6_RECVMSG,
+    "getpeername4": AttachType.CGROUP_INET4_GETPEERNAME,
+    "getpeername6": AttachType.CGROUP_INET6_GETPEERNAME,
+    "getsockname4": AttachType.CGROUP_INET4_GETSOCKNAME,
+    "getsockname6": AttachType.CGROUP_INET6_GETSOCKNAME,
+    "sysctl": AttachType.CGROUP_SYSCTL,
+    "getsockopt": AttachType.CGROUP_GETSOCKOPT,
+    "setsockopt": AttachType.CGROUP_SETSOCKOPT,
+    "dev": AttachType.CGROUP_DEVICE,
+}
+
+
+def parse_attach_type(value: AttachType | int | str) -> AttachType:
+    """A cgroup attach type from an ``AttachType``, its number, or a name.
+
+    Names: ``"cgroup_inet_egress"``, ``"CGROUP_INET_EGRESS"``, or libbpf's
+    section suffix (``"egress"``, ``"sock_create"``, ``"connect4"``, ...).
+    """
+    if isinstance(value, str):
+        key = value.strip().lower().removeprefix("cgroup_skb/").removeprefix("cgroup/")
+        if key in CGROUP_SECTIONS:
+            at = CGROUP_SECTIONS[key]
+        else:
+            try:
+                at = AttachType[key.upper()]
+            except KeyError:
+                known = ", ".join(CGROUP_SECTIONS)
+                raise BpfError(
+                    f"unknown cgroup attach type {value!r} (known: {known})", errno=_errno.EINVAL
+                ) from None
+    else:
+        try:
+            at = AttachType(int(value))
+        except ValueError:
+            raise BpfError(f"unknown attach type {value}", errno=_errno.EINVAL) from None
+    if not at.name.startswith("CGROUP_") and at != AttachType.LSM_CGROUP:
+        raise BpfError(f"{at.name.lower()} is not a cgroup attach type", errno=_errno.EINVAL)
+    return at
+
+
+def attach_cgroup(prog: Program, path: str, attach_type: AttachType | int | str) -> Link:
+    """Attach *prog* to the cgroup v2 directory *path* at hook *attach_type*."""
+    at = parse_attach_type(attach_type)
+    what = f"cgroup {path} ({at.name.lower()})"
+    try:
+        cg_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise BpfError(f"cannot attach {prog.name}: no {path}", errno=_errno.ENOENT) from None
+    except NotADirectoryError:
+        raise BpfError(
+            f"cannot attach {prog.name}: {path} is not a directory", errno=_errno.ENOTDIR
+        ) from None
+    try:
+        o = _libbpf.opts(_libbpf.bpf_link_create_opts)
+        with _libbpf.capture() as log:
+            fd = lib.bpf_link_create(prog.fd, cg_fd, int(at), ctypes.byref(o))
+        if fd < 0:
+            if -fd == _errno.EBADF:
+                raise BpfError(
+                    f"cannot attach {prog.name}: {path} is not a cgroup v2 directory",
+                    errno=_errno.EBADF,
+                )
+            raise from_errno(f"cannot attach {prog.name} to {what}", fd, log)
+    finally:
+        os.close(cg_fd)
+    return Link(fd, description=what)

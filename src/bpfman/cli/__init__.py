@@ -1,0 +1,1 @@
+"""The ``bpfman`` command line (``bpfman.cli.main:main``)."""

@@ -1,0 +1,95 @@
+"""``bpfman``: the command-line entry point.
+
+Commands are imported only when they run (``bpfman probe`` must not pay for
+the manager), through ``LAZY_COMMANDS``; the manager's commands come from
+``bpfman.cli.manage.COMMANDS``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+# name -> (module, attribute), imported on first use
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "probe": ("bpfman.cli.main", "probe"),
+}
+MANAGER_MODULE = "bpfman.cli.manage"
+
+
+def _manager_commands() -> dict[str, click.Command]:
+    try:
+        mod = importlib.import_module(MANAGER_MODULE)
+    except ImportError:
+        return {}
+    return {c.name: c for c in getattr(mod, "COMMANDS", ()) if c.name}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*LAZY_COMMANDS, *_manager_commands()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS:
+            module, attr = LAZY_COMMANDS[cmd_name]
+            cmd: click.Command = getattr(importlib.import_module(module), attr)
+            return cmd
+        return _manager_commands().get(cmd_name)
+
+
+@click.group(cls=LazyGroup)
+@click.option("--runtime-dir", default=None, help="bpfman's runtime root (default /run/bpfman)")
+@click.option("--config", default=None, help="config file (default /etc/bpfman/bpfman.toml)")
+@click.version_option(package_name="pybpfman", prog_name="bpfman")
+@click.pass_context
+def main(ctx: click.Context, runtime_dir: str | None, config: str | None) -> None:
+    """bpfman: load, attach and manage eBPF programs."""
+    if ctx.invoked_subcommand not in LAZY_COMMANDS:
+        mod: Any = importlib.import_module(MANAGER_MODULE)
+        ctx.obj = mod.Ctx(runtime_dir, config)
+
+
+@click.command("probe")
+@click.option(
+    "-o", "--output", type=click.Choice(["table", "json"]), default="table", help="output format"
+)
+def probe(output: str) -> None:
+    """What the running kernel supports: attach kinds, program and map types."""
+    import json
+    import os
+
+    from bpfman import _libbpf, features
+
+    found = features.all()
+    major, minor = _libbpf.version()
+    if output == "json":
+        report = {
+            "kernel": os.uname().release,
+            "libbpf": f"{major}.{minor}",
+            "root": os.geteuid() == 0,
+            "features": {f.name: {"available": f.available, "detail": f.detail} for f in found},
+        }
+        click.echo(json.dumps(report, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"kernel {os.uname().release}, libbpf {major}.{minor}")
+    table.add_column("feature")
+    table.add_column("available")
+    table.add_column("detail", overflow="fold")
+    previous = ""
+    for f in found:
+        group = f.name.partition(":")[0] if ":" in f.name else ""
+        if group != previous:
+            table.add_section()
+            previous = group
+        mark = "[green]yes[/green]" if f.available else "[red]no[/red]"
+        table.add_row(f.name, mark, f.detail)
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()
