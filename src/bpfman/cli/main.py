@@ -42,10 +42,22 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup)
 @click.option("--runtime-dir", default=None, help="bpfman's runtime root (default /run/bpfman)")
 @click.option("--config", default=None, help="config file (default /etc/bpfman/bpfman.toml)")
+@click.option(
+    "--log",
+    "log_level",
+    type=click.Choice(["error", "warn", "info", "debug"], case_sensitive=False),
+    default="warn",
+    help="log level (stderr)",
+)
 @click.version_option(package_name="pybpfman", prog_name="bpfman")
 @click.pass_context
-def main(ctx: click.Context, runtime_dir: str | None, config: str | None) -> None:
+def main(ctx: click.Context, runtime_dir: str | None, config: str | None, log_level: str) -> None:
     """bpfman: load, attach and manage eBPF programs."""
+    if log_level.lower() != "warn":
+        import logging
+
+        level = {"error": logging.ERROR, "info": logging.INFO, "debug": logging.DEBUG}
+        logging.basicConfig(level=level[log_level.lower()], format="bpfman: %(message)s")
     if ctx.invoked_subcommand not in LAZY_COMMANDS:
         mod: Any = importlib.import_module(MANAGER_MODULE)
         ctx.obj = mod.Ctx(runtime_dir, config)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 import shutil
 from collections.abc import Iterator
@@ -33,6 +34,7 @@ from bpfman.manager.store import Store
 from bpfman.manager.undo import Undo
 
 APPLICATION_KEY = "bpfman_application"
+log = logging.getLogger("bpfman.manager")
 
 
 @dataclass
@@ -189,6 +191,8 @@ class Manager:
                 for rec in records:
                     self.store.add_program(rec)
             undo.commit()
+        for rec in records:
+            log.info("loaded %s %s as program %d", rec.type_word, rec.name, rec.id)
         return records
 
     # ------------------------------------------------------------------ attach
@@ -221,6 +225,7 @@ class Manager:
                     if rec.kind == BpfmanType.TCX:
                         self._store_positions(result.params)
                 undo.commit()
+            log.info("attached program %d as link %d (%s)", prog_id, link_id, result.params)
             return self.link_record(link_id)
 
     # ------------------------------------------------------------------ detach / unload
@@ -232,6 +237,7 @@ class Manager:
     def _detach(self, link: LinkRecord) -> None:
         from bpfman.manager import attacher
 
+        log.info("detaching link %d of program %d", link.id, link.program_id)
         attacher.detach(self, link)
         crash.point("detach:after-kernel")
         with self.store.transaction():
@@ -275,6 +281,7 @@ class Manager:
             crash.point("unload:after-map-unpin")
             with self.store.transaction():
                 self.store.delete_program(rec.id)
+            log.info("unloaded program %d", rec.id)
 
     # ------------------------------------------------------------------ queries
 
