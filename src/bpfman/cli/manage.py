@@ -80,15 +80,37 @@ def load_group() -> None:
     pass
 
 
+class GreedyOption(click.Option):
+    """An option taking every following word up to the next option (like bpfman's
+    ``--programs a b c``); it may also be repeated."""
+
+    def add_to_parser(self, parser: Any, ctx: click.Context) -> None:
+        super().add_to_parser(parser, ctx)
+        for name in self.opts:
+            opt = parser._long_opt.get(name) or parser._short_opt.get(name)
+            if opt is None:
+                continue
+            original = opt.process
+
+            def process(value: Any, state: Any, original: Any = original) -> None:
+                words = [value]
+                while state.rargs and not state.rargs[0].startswith("-"):
+                    words.append(state.rargs.pop(0))
+                original(" ".join(words), state)
+
+            opt.process = process
+
+
 def _load_common(fn: F) -> F:
     for opt in reversed(
         [
             click.option(
                 "--programs",
                 "programs",
+                cls=GreedyOption,
                 multiple=True,
                 required=True,
-                help="TYPE:NAME[:ATTACH] (repeatable, or space separated)",
+                help="TYPE:NAME[:ATTACH] ... (space separated, or repeated)",
             ),
             click.option("-g", "--global", "globals_", multiple=True, help="NAME=HEX"),
             click.option("-m", "--metadata", multiple=True, help="KEY=VALUE"),
