@@ -413,7 +413,7 @@ def btf_load(raw: bytes) -> int:
     return bpf(BPF_BTF_LOAD, attr, "BTF load")
 
 
-# --------------------------------------------------------------------------- map elements (hot path)
+# ----------------------------------------------------------------------- map elements (hot path)
 
 BPF_MAP_LOOKUP_ELEM = 1
 BPF_MAP_UPDATE_ELEM = 2
