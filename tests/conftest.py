@@ -157,3 +157,8 @@ def cli() -> Iterator[Cli]:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "allow_residue: the test manages residue itself")
+    config.addinivalue_line(
+        "markers",
+        "kernel_feature: behaviour depends on what the kernel allows (kprobes, trampolines,"
+        " freplace...); `make vmtest` runs these on stock kernels that allow them",
+    )

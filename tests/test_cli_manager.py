@@ -190,3 +190,16 @@ def test_bad_input(cli, bpf_obj, tmp_path) -> None:
     cli("unload", str(prog_id))
     assert cli.db_rows()["programs"] == 0
     assert cli.pins() == []
+
+
+def test_lock_held_too_long(cli, bpf_obj) -> None:
+    from bpfman.manager.lock import WriterLock
+
+    cli("list", "programs")  # creates the runtime dir
+    with WriterLock(f"{cli.runtime}/.lock"):
+        env = dict(cli.env, BPFMAN_LOCK_TIMEOUT="0.5")
+        r = cli("load", "file", "-p", bpf_obj("basic"), "--programs", "tracepoint:count_kill",
+                env=env, rc=1)  # fmt: skip
+    assert f"another bpfman holds the lock (pid {os.getpid()})" in r.err
+    assert len(r.err.strip().splitlines()) == 1
+    assert cli.db_rows()["programs"] == 0 and cli.pins() == []

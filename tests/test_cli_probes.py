@@ -38,8 +38,10 @@ def test_uprobe_and_uretprobe_with_pid_filter(cli, bpf_obj) -> None:
             "json").json()  # fmt: skip
     assert a["attach"]["uprobe_attach_info"]["target"] == "libc"
     assert a["attach"]["uprobe_attach_info"]["pid"] == int(me)
+    # --container-pid: the target is looked up in that process's mount namespace (here ours)
     b = cli("attach", str(upret), "uprobe", "-t", "/usr/lib/x86_64-linux-gnu/libc.so.6",
-            "-f", "getppid", "--output", "json").json()  # fmt: skip
+            "-f", "getppid", "-c", me, "--output", "json").json()  # fmt: skip
+    assert b["attach"]["uprobe_attach_info"]["container_pid"] == int(me)
     for _ in range(3):
         os.getppid()
     subprocess.run([sys.executable, "-c", "import os; os.getppid(); os.getppid()"], check=True)
@@ -67,6 +69,7 @@ def test_uprobe_errors(cli, bpf_obj) -> None:
     cli("unload", str(up))
 
 
+@pytest.mark.kernel_feature
 def test_kprobe_and_kretprobe(cli, bpf_obj) -> None:
     progs = load(cli, bpf_obj("mgr_probes"), "kprobe:kp kretprobe:kpret").json()
     kp, kpret = (p["kernel_info"]["id"] for p in progs)
@@ -89,6 +92,7 @@ def test_kprobe_and_kretprobe(cli, bpf_obj) -> None:
     cli("unload", str(kp))
 
 
+@pytest.mark.kernel_feature
 @pytest.mark.parametrize(("kind", "name", "slot"), [("fentry", "fe", 4), ("fexit", "fx", 5)])
 def test_fentry_fexit(cli, bpf_obj, kind: str, name: str, slot: int) -> None:
     entry = f"{kind}:{name}:do_unlinkat"

@@ -242,7 +242,7 @@ def check_ctype(btf: Btf, type_id: int, ctype: type, what: str) -> None:
 def _mismatch(btf: Btf, type_id: int, ctype: type, path: str) -> str:
     t = btf.resolve(type_id)
     want = btf.size_of(type_id)
-    have = ctypes.sizeof(ctype)  # type: ignore[arg-type]
+    have = ctypes.sizeof(ctype)
     if want != have:
         return f"{path} is {have} bytes, BTF {btf.type_name(type_id)} is {want}"
     if t.kind in (KIND_STRUCT, KIND_UNION):
