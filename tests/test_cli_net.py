@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 
 import pytest
-from netutil import TC_EGRESS, TC_INGRESS, XDP_DROP, XDP_PASS, VethPair, qdiscs
 
 import bpfman
 from bpfman import _sys, features, netns
+from netutil import TC_EGRESS, TC_INGRESS, XDP_DROP, XDP_PASS, VethPair, qdiscs
 
 
 @pytest.fixture
@@ -136,3 +136,30 @@ def test_tcx_priority_gives_kernel_order(cli, bpf_obj, veth) -> None:
         cli("unload", str(prog))
     assert tcx.query(veth.host, "ingress").prog_ids == []
     assert os.path.exists(veth.netns_path)
+
+
+def test_tc_crash_after_attach_is_repaired(cli, bpf_obj, veth) -> None:
+    (ing,) = load(cli, bpf_obj, "tc:tc_ingress")
+    env = dict(cli.env, BPFMAN_CRASH_AT="attach:after-kernel")
+    cli("attach", str(ing), "tc", "-d", "ingress", "-i", veth.host, "-p", "10", env=env, rc=137)
+    assert veth.send(2, to="host") == 2
+    assert counter(cli, ing, TC_INGRESS) == 2  # the filter outlived the crash
+    report = cli("doctor", rc=1).out
+    assert "no link records it" in report and f"bpfman program {ing}" in report
+    cli("gc")
+    assert cli("doctor").out.startswith("ok:")
+    assert veth.send(2, to="host") == 2
+    assert counter(cli, ing, TC_INGRESS) == 2  # gone
+    link = cli("attach", str(ing), "tc", "-d", "ingress", "-i", veth.host, "-p", "10",
+               "-o", "json").json()  # fmt: skip
+    from bpfman.attach import tc
+    from bpfman.manager.reconcile import tc_filters
+
+    # someone deletes the filter behind bpfman's back
+    ((_, ifindex, direction, prio, handle),) = [k for k, p in tc_filters("").items() if p == ing]
+    assert tc.remove_filter(ifindex, direction, prio, handle)
+    report = cli("doctor", rc=1).out
+    assert f"link {link['link_id']}: its tc filter is gone" in report
+    cli("gc")
+    assert cli.db_rows()["links"] == 0
+    cli("unload", str(ing))

@@ -111,3 +111,21 @@ def test_reconcile_clean_state_has_no_problems() -> None:
         link_pins={10: 100},
     )
     assert find_problems(st, "/fs") == []
+
+
+def test_reconcile_tc_filters() -> None:
+    key = ("", 7, "ingress", 49152, 1)
+    st = State(
+        db_programs={1: "aa"},
+        db_map_owners={1},
+        db_links={20: (1, None, None, False), 21: (1, None, None, False)},
+        prog_pins={1: "aa"},
+        map_dirs={1},
+        db_tc_links={20: key, 21: ("", 7, "egress", 49152, 1)},
+        tc_filters={key: 1, ("/run/netns/x", 3, "ingress", 1, 1): 1},
+    )
+    kinds = {(p.kind, p.subject) for p in find_problems(st, "/fs")}
+    assert kinds == {
+        ("orphan-tc-filter", "tc ingress filter 1:0x1 on ifindex 3 in /run/netns/x"),
+        ("tc-filter-missing", "link 21"),
+    }

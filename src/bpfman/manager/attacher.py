@@ -217,6 +217,9 @@ def _attach_tc(prog: Program, params: dict[str, Any], undo: Undo) -> AttachResul
     params.update(filt)
     params["position"] = 0
     link.disown()  # the filter stays after this process; the DB remembers it
+    from bpfman.manager import crash
+
+    crash.point("attach:after-kernel")
     undo.push("remove tc filter", lambda: tc.remove_filter(**filt))
     return AttachResult(None, None, params)
 

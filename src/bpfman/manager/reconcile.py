@@ -45,6 +45,9 @@ class State:
     prog_pins: dict[int, str | None] = field(default_factory=dict)  # prog id -> tag (None: bad)
     map_dirs: set[int] = field(default_factory=set)
     link_pins: dict[int, int | None] = field(default_factory=dict)  # link id -> kernel link id
+    # tc filters running a bpfman program: (netns path or "", ifindex, direction, prio, handle)
+    tc_filters: dict[tuple[str, int, str, int, int], int] = field(default_factory=dict)
+    db_tc_links: dict[int, tuple[str, int, str, int, int]] = field(default_factory=dict)
 
 
 def inspect(mgr: Manager) -> State:
@@ -57,6 +60,15 @@ def inspect(mgr: Manager) -> State:
         if prog_rec.map_owner_id is None:
             st.db_map_owners.add(prog_rec.id)
     for rec in mgr.store.links():
+        if rec.kind == BpfmanType.TC:
+            p = rec.params
+            st.db_tc_links[rec.id] = (
+                p.get("netns") or "",
+                int(p["ifindex"]),
+                str(p["direction"]),
+                int(p["tc_priority"]),
+                int(p["tc_handle"]),
+            )
         st.db_links[rec.id] = (
             rec.program_id,
             rec.kernel_link_id,
@@ -83,7 +95,39 @@ def inspect(mgr: Manager) -> State:
                     st.link_pins[int(name)] = link.info().id
             except BpfError:
                 st.link_pins[int(name)] = None
+    namespaces = {""} | {key[0] for key in st.db_tc_links.values()}
+    for ns in sorted(namespaces):
+        for key, prog_id in tc_filters(ns).items():
+            if prog_id in st.db_programs:
+                st.tc_filters[key] = prog_id
     return st
+
+
+def tc_filters(netns_path: str) -> dict[tuple[str, int, str, int, int], int]:
+    """Every bpf tc filter in a network namespace ("" = ours) -> the program id it runs."""
+    from pyroute2 import IPRoute
+
+    from bpfman.manager.attacher import in_netns
+
+    out: dict[tuple[str, int, str, int, int], int] = {}
+    if netns_path and not os.path.exists(netns_path):
+        return out
+    with in_netns(netns_path or None), IPRoute() as ipr:
+        for link in ipr.get_links():
+            for direction, parent in (("ingress", 0xFFFFFFF2), ("egress", 0xFFFFFFF3)):
+                try:
+                    filters = ipr.get_filters(index=link["index"], parent=parent)
+                except Exception:  # no clsact qdisc on this interface
+                    continue
+                for f in filters:
+                    opts = f.get_attr("TCA_OPTIONS")
+                    name = (opts.get_attr("TCA_BPF_NAME") if opts else None) or ""
+                    if f.get_attr("TCA_KIND") != "bpf" or not name.endswith("]"):
+                        continue
+                    prog_id = int(name[name.rindex("[") + 1 : -1])
+                    key = (netns_path, link["index"], direction, f["info"] >> 16, f["handle"])
+                    out[key] = prog_id
+    return out
 
 
 def find_problems(st: State, fs: str) -> list[Problem]:
@@ -156,6 +200,30 @@ def find_problems(st: State, fs: str) -> list[Problem]:
                     path=link_pin,
                 )
             )
+    recorded = set(st.db_tc_links.values())
+    for key, prog_id in sorted(st.tc_filters.items()):
+        if key not in recorded:
+            ns, ifindex, direction, prio, handle = key
+            where = f" in {ns}" if ns else ""
+            out.append(
+                Problem(
+                    "orphan-tc-filter",
+                    f"tc {direction} filter {prio}:{handle:#x} on ifindex {ifindex}{where}",
+                    f"runs bpfman program {prog_id}, no link records it (interrupted attach?)",
+                    program_id=prog_id,
+                    path="|".join(map(str, key)),
+                )
+            )
+    for lid, key in sorted(st.db_tc_links.items()):
+        if key not in st.tc_filters and st.db_links.get(lid, (0,))[0] in st.db_programs:
+            out.append(
+                Problem(
+                    "tc-filter-missing",
+                    f"link {lid}",
+                    "its tc filter is gone from the kernel",
+                    link_id=lid,
+                )
+            )
     for lid in sorted(set(st.link_pins) - set(st.db_links)):
         path = os.path.join(fs, "links", str(lid))
         out.append(
@@ -197,6 +265,20 @@ def gc(mgr: Manager) -> list[str]:
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(p.path)
                 done.append(f"detached and removed {p.path}")
+            elif p.kind == "orphan-tc-filter":
+                from bpfman.attach import tc
+                from bpfman.manager.attacher import in_netns
+
+                assert p.path
+                ns, ifindex, direction, prio, handle = p.path.split("|")
+                with in_netns(ns or None):
+                    tc.remove_filter(int(ifindex), direction, int(prio), int(handle))
+                done.append(f"removed {p.subject}")
+            elif p.kind == "tc-filter-missing":
+                assert p.link_id is not None
+                with mgr.store.transaction():
+                    mgr.store.delete_link(p.link_id)
+                done.append(f"forgot link {p.link_id}")
             elif p.kind in ("link-pin-missing", "link-without-program", "link-pin-mismatch"):
                 assert p.link_id is not None
                 rec = mgr.store.link(p.link_id)
