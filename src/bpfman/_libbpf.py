@@ -193,7 +193,11 @@ class bpf_xdp_query_opts(Structure):
     ]
 
 
-XDP_ATTACHED_NONE, XDP_ATTACHED_DRV, XDP_ATTACHED_SKB, XDP_ATTACHED_HW, XDP_ATTACHED_MULTI = range(5)
+XDP_ATTACHED_NONE = 0
+XDP_ATTACHED_DRV = 1
+XDP_ATTACHED_SKB = 2
+XDP_ATTACHED_HW = 3
+XDP_ATTACHED_MULTI = 4
 
 
 class bpf_kprobe_opts(Structure):
