@@ -160,12 +160,12 @@ class Manager:
                 undo.push(f"unpin {pin}", functools.partial(os.unlink, pin))
             crash.point("load:after-program-pins")
             if owner is None:
-                os.makedirs(maps_dir, exist_ok=True)
+                # a dir under a fresh program id can only be an old program's leftover
+                shutil.rmtree(maps_dir, ignore_errors=True)
+                os.makedirs(maps_dir)
                 undo.push(f"remove {maps_dir}", lambda: shutil.rmtree(maps_dir, True))
                 for m in obj.maps.values():
-                    target = os.path.join(maps_dir, pin_name(m.name))
-                    if not os.path.exists(target):
-                        m.pin(target)
+                    m.pin(os.path.join(maps_dir, pin_name(m.name)))
             crash.point("load:after-map-pins")
             metadata = dict(spec.metadata)
             for req, prog in zip(spec.requests, progs, strict=True):

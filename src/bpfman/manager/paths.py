@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from dataclasses import dataclass
 
 DEFAULT_RUNTIME_DIR = "/run/bpfman"
@@ -58,6 +57,8 @@ def ensure_layout(paths: Paths) -> None:
     """Create the runtime dirs and mount a bpffs at ``<root>/fs`` unless one is there."""
     os.makedirs(paths.fs, exist_ok=True)
     if not is_bpffs(paths.fs):
+        import subprocess
+
         subprocess.run(["mount", "-t", "bpf", "bpf", paths.fs], check=True, capture_output=True)
     for sub in ("maps", "links"):
         os.makedirs(os.path.join(paths.fs, sub), exist_ok=True)
