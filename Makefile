@@ -28,6 +28,7 @@ $(BUILD)/vmlinux.h:
 
 # shipped objects keep BTF but drop DWARF (llvm-strip -g)
 src/bpfman/data/%.bpf.o: bpf/examples/%.bpf.c $(BUILD)/vmlinux.h $(wildcard bpf/include/*.h)
+	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
 	llvm-strip -g $@.tmp -o $@ && rm -f $@.tmp
 
