@@ -360,7 +360,7 @@ def list_programs(
     if application:
         selector["bpfman_application"] = application
     mgr = ctx_obj().manager()
-    results = query.list_programs(mgr, show_all, program_type, selector)
+    results = query.list_programs(mgr, show_all, program_type, selector, memlock=output == "json")
     if output == "json":
         from bpfman.cli.output import emit_json
 

@@ -19,8 +19,8 @@ def public(result: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in result.items() if not k.startswith("_")}
 
 
-def _kernel(prog_id: int) -> dict[str, Any] | None:
-    return views.kernel_info_by_id(prog_id)
+def _kernel(prog_id: int, memlock: bool = True) -> dict[str, Any] | None:
+    return views.kernel_info_by_id(prog_id, memlock)
 
 
 def program_result(mgr: Manager, prog_id: int) -> dict[str, Any]:
@@ -57,6 +57,7 @@ def list_programs(
     show_all: bool,
     program_type: str | None,
     selector: dict[str, str],
+    memlock: bool = True,
 ) -> list[dict[str, Any]]:
     """ListResponse results: bpfman's programs (and, with *show_all*, every other one)."""
     words, kernel_type = _type_filter(program_type)
@@ -76,7 +77,7 @@ def list_programs(
             continue
         if rec is not None and not _matches(rec, words, selector):
             continue
-        kernel = _kernel(prog_id)
+        kernel = _kernel(prog_id, memlock)
         if kernel is None or (rec is not None and kernel["tag"] != rec.tag):
             continue  # gone from the kernel: doctor reports it
         if kernel_type is not None and kernel["program_type"] != kernel_type:

@@ -60,8 +60,11 @@ def _memlock(fd: int) -> int:
     return 0
 
 
-def kernel_info_by_id(prog_id: int) -> dict[str, Any] | None:
-    """KernelProgramInfo of the program with kernel id *prog_id*, or None if it is gone."""
+def kernel_info_by_id(prog_id: int, memlock: bool = True) -> dict[str, Any] | None:
+    """KernelProgramInfo of the program with kernel id *prog_id*, or None if it is gone.
+
+    Without *memlock* ``bytes_memlock`` is 0 (it costs a /proc read per program).
+    """
     from bpfman import _sys
     from bpfman.errors import BpfError
     from bpfman.program import program_info_of
@@ -71,7 +74,7 @@ def kernel_info_by_id(prog_id: int) -> dict[str, Any] | None:
     except BpfError:
         return None
     try:
-        return _kernel_dict(program_info_of(fd), fd)
+        return _kernel_dict(program_info_of(fd), fd, memlock)
     finally:
         os.close(fd)
 
@@ -81,7 +84,7 @@ def kernel_info(prog: Program) -> dict[str, Any]:
     return _kernel_dict(prog.info(), prog.fd)
 
 
-def _kernel_dict(info: ProgramInfo, fd: int) -> dict[str, Any]:
+def _kernel_dict(info: ProgramInfo, fd: int, memlock: bool = True) -> dict[str, Any]:
     return {
         "id": info.id,
         "name": info.name,
@@ -94,7 +97,7 @@ def _kernel_dict(info: ProgramInfo, fd: int) -> dict[str, Any]:
         "bytes_xlated": info.xlated_size,
         "jited": info.jited,
         "bytes_jited": info.jited_size,
-        "bytes_memlock": _memlock(fd),
+        "bytes_memlock": _memlock(fd) if memlock else 0,
         "verified_insns": info.verified_insns,
     }
 
