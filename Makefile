@@ -13,7 +13,7 @@ TEST_SRC    := $(wildcard tests/bpf/*.bpf.c)
 EXAMPLE_OBJ := $(patsubst bpf/examples/%.bpf.c,src/bpfman/data/%.bpf.o,$(EXAMPLE_SRC))
 TEST_OBJ    := $(patsubst tests/bpf/%.bpf.c,$(BUILD)/tests/%.bpf.o,$(TEST_SRC))
 
-.PHONY: all setup bpf demo test lint check clean
+.PHONY: all setup bpf demo test vmtest lint check clean
 
 all: bpf
 
@@ -45,9 +45,15 @@ demo: setup bpf
 test: setup bpf
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
+# the tests marked kernel_feature inside stock Debian kernels (6.1, 6.12) under QEMU: vm/README.md
+vmtest: setup bpf
+	bash vm/setup.sh
+	$(PY) vm/run.py $(VMTEST_ARGS)
+
 lint: setup
-	.venv/bin/ruff check src tests bench
+	.venv/bin/ruff check src tests bench vm
 	.venv/bin/mypy
+	.venv/bin/mypy --strict vm
 
 check: lint test
 
