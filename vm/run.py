@@ -16,6 +16,7 @@ kernel failed, could not boot or timed out).
 from __future__ import annotations
 
 import argparse
+import fcntl
 import os
 import shlex
 import shutil
@@ -199,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
         command = shlex.join(pytest)
     names = args.kernel or list(kernel.KERNELS)
     t0 = time.monotonic()
+    kernel.CACHE.mkdir(parents=True, exist_ok=True)
+    lock = os.open(kernel.CACHE / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(lock, fcntl.LOCK_EX)  # one vmtest at a time: they share build/vm
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         results = dict(
             zip(names, pool.map(lambda n: run_one(n, command, args), names), strict=True)
