@@ -12,6 +12,8 @@ EXAMPLE_SRC := $(wildcard bpf/examples/*.bpf.c)
 TEST_SRC    := $(wildcard tests/bpf/*.bpf.c)
 EXAMPLE_OBJ := $(patsubst bpf/examples/%.bpf.c,src/bpfman/data/%.bpf.o,$(EXAMPLE_SRC))
 TEST_OBJ    := $(patsubst tests/bpf/%.bpf.c,$(BUILD)/tests/%.bpf.o,$(TEST_SRC))
+DISPATCH_SRC := $(wildcard bpf/dispatchers/*.bpf.c)
+DISPATCH_OBJ := $(patsubst bpf/dispatchers/%.bpf.c,src/bpfman/data/%.bpf.o,$(DISPATCH_SRC))
 
 .PHONY: all setup bpf demo test vmtest lint check clean
 
@@ -32,11 +34,17 @@ src/bpfman/data/%.bpf.o: bpf/examples/%.bpf.c $(BUILD)/vmlinux.h $(wildcard bpf/
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
 	llvm-strip -g $@.tmp -o $@ && rm -f $@.tmp
 
+# the XDP/TC dispatchers ship the same way (bpfman.dispatch loads them)
+src/bpfman/data/%.bpf.o: bpf/dispatchers/%.bpf.c $(BUILD)/vmlinux.h
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
+	llvm-strip -g $@.tmp -o $@ && rm -f $@.tmp
+
 $(BUILD)/tests/%.bpf.o: tests/bpf/%.bpf.c $(BUILD)/vmlinux.h $(wildcard bpf/include/*.h)
 	@mkdir -p $(BUILD)/tests
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-bpf: $(EXAMPLE_OBJ) $(TEST_OBJ)
+bpf: $(EXAMPLE_OBJ) $(DISPATCH_OBJ) $(TEST_OBJ)
 	@$(PY) -m compileall -q src  # byte-code on disk: the CLI starts faster (PYTHONDONTWRITEBYTECODE)
 
 demo: setup bpf

@@ -27,6 +27,8 @@ class AttachResult:
     kernel_link_id: int | None
     pin_path: str | None
     params: dict[str, Any] = field(default_factory=dict)
+    # other links the attach changed (a dispatcher's members): link id -> (kernel link id, params)
+    updates: dict[int, tuple[int | None, dict[str, Any]]] = field(default_factory=dict)
 
 
 @contextlib.contextmanager
@@ -163,6 +165,10 @@ def _attach_net(
     with in_netns(netns):
         if rec.kind == BpfmanType.TCX:
             return _attach_tcx(mgr, prog, params, same_hook, link_id, undo)
+        from bpfman.manager import dispatchers
+
+        if dispatchers.enabled():
+            return dispatchers.attach(mgr, rec, params, link_id, undo)
         if same_hook:
             from bpfman import features
 
@@ -253,7 +259,17 @@ def tc_siblings(mgr: Manager, link: LinkRecord) -> list[LinkRecord]:
     ]
 
 
-def detach(mgr: Manager, link: LinkRecord) -> None:
+def detach(mgr: Manager, link: LinkRecord) -> dict[int, tuple[int | None, dict[str, Any]]]:
+    """Detach *link* in the kernel; returns the other links that changed (as ``updates``)."""
+    from bpfman.manager import dispatchers
+
+    if dispatchers.is_member(link):
+        return dispatchers.detach(mgr, link)
+    _detach_direct(mgr, link)
+    return {}
+
+
+def _detach_direct(mgr: Manager, link: LinkRecord) -> None:
     """Detach *link* in the kernel; a link already gone there is not an error.
 
     A tc link's clsact qdisc goes with the last bpfman filter on the interface

@@ -222,6 +222,8 @@ class Manager:
                         req.metadata,
                         link_id=link_id,
                     )
+                    for moved, (kernel_id, params) in result.updates.items():
+                        self.store.update_link(moved, kernel_id, params)
                     if rec.kind == BpfmanType.TCX:
                         self._store_positions(result.params)
                 undo.commit()
@@ -238,10 +240,12 @@ class Manager:
         from bpfman.manager import attacher
 
         log.info("detaching link %d of program %d", link.id, link.program_id)
-        attacher.detach(self, link)
+        updates = attacher.detach(self, link)
         crash.point("detach:after-kernel")
         with self.store.transaction():
             self.store.delete_link(link.id)
+            for moved, (kernel_id, params) in updates.items():
+                self.store.update_link(moved, kernel_id, params)
             if link.kind == BpfmanType.TCX:
                 self._store_positions(link.params)
             if link.kind == BpfmanType.TC and link.params.get("tc_qdisc_created"):

@@ -12,10 +12,10 @@ import contextlib
 import os
 import shutil
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bpfman.errors import BpfError
-from bpfman.manager.models import BpfmanType
+from bpfman.manager.models import BpfmanType, LinkRecord
 
 if TYPE_CHECKING:
     from bpfman.manager.core import Manager
@@ -48,6 +48,15 @@ class State:
     # tc filters running a bpfman program: (netns path or "", ifindex, direction, prio, handle)
     tc_filters: dict[tuple[str, int, str, int, int], int] = field(default_factory=dict)
     db_tc_links: dict[int, tuple[str, int, str, int, int]] = field(default_factory=dict)
+    # dispatchers: member link id -> (its slot's freplace link pin, recorded kernel link id)
+    db_members: dict[int, tuple[str, int | None]] = field(default_factory=dict)
+    member_pins: dict[int, int] = field(default_factory=dict)  # link id -> kernel link id pinned
+    revision_dirs: set[str] = field(default_factory=set)  # dispatch-* dirs in bpffs
+    db_revision_dirs: set[str] = field(default_factory=set)
+    xdp_link_pins: set[str] = field(default_factory=set)  # an interface's dispatcher link
+    db_xdp_link_pins: set[str] = field(default_factory=set)
+    dispatcher_filters: dict[tuple[str, int, str, int, int], int] = field(default_factory=dict)
+    db_dispatcher_filters: set[tuple[str, int, str, int, int]] = field(default_factory=set)
 
 
 def inspect(mgr: Manager) -> State:
@@ -59,8 +68,13 @@ def inspect(mgr: Manager) -> State:
         st.db_programs[prog_rec.id] = prog_rec.tag
         if prog_rec.map_owner_id is None:
             st.db_map_owners.add(prog_rec.id)
+    from bpfman.manager import dispatchers
+
     for rec in mgr.store.links():
-        if rec.kind == BpfmanType.TC:
+        member = dispatchers.is_member(rec)
+        if member:
+            _inspect_member(mgr, rec, st)
+        elif rec.kind == BpfmanType.TC:
             p = rec.params
             st.db_tc_links[rec.id] = (
                 p.get("netns") or "",
@@ -73,7 +87,7 @@ def inspect(mgr: Manager) -> State:
             rec.program_id,
             rec.kernel_link_id,
             rec.pin_path,
-            rec.kind != BpfmanType.TC,
+            rec.kind != BpfmanType.TC and not member,
         )
     fs = mgr.paths.fs
     for name in os.listdir(fs):
@@ -96,11 +110,56 @@ def inspect(mgr: Manager) -> State:
             except BpfError:
                 st.link_pins[int(name)] = None
     namespaces = {""} | {key[0] for key in st.db_tc_links.values()}
+    namespaces |= {key[0] for key in st.db_dispatcher_filters}
     for ns in sorted(namespaces):
         for key, prog_id in tc_filters(ns).items():
             if prog_id in st.db_programs:
                 st.tc_filters[key] = prog_id
+            elif key[3] == TC_DISPATCHER_PRIORITY and _is_tc_dispatcher(prog_id):
+                st.dispatcher_filters[key] = prog_id
+    for sub in ("xdp", "tc-ingress", "tc-egress"):
+        root = os.path.join(fs, sub)
+        for name in os.listdir(root) if os.path.isdir(root) else []:
+            if name.startswith("dispatch-"):
+                st.revision_dirs.add(os.path.join(root, name))
+            elif sub == "xdp" and name.startswith("link-"):
+                st.xdp_link_pins.add(os.path.join(root, name))
     return st
+
+
+TC_DISPATCHER_PRIORITY = 50
+
+
+def _inspect_member(mgr: Manager, rec: LinkRecord, st: State) -> None:
+    """What a dispatcher member link needs: its revision's dir and slot pin, its hook's link."""
+    from bpfman.link import Link
+    from bpfman.manager import dispatchers
+
+    p = rec.params
+    hook = dispatchers.hook_of(mgr, rec.kind, p)
+    revision_dir = hook.revision_dir(int(p["dispatcher_id"]))
+    pin = os.path.join(revision_dir, f"prog{int(p.get('position') or 0)}-link")
+    st.db_members[rec.id] = (pin, rec.kernel_link_id)
+    st.db_revision_dirs.add(revision_dir)
+    if hook.kind == "xdp":
+        st.db_xdp_link_pins.add(hook.xdp_link_pin)
+    else:
+        handle = int(p.get("dispatcher_handle") or 0)
+        ns = p.get("netns") or ""
+        key = (ns, hook.ifindex, hook.direction, TC_DISPATCHER_PRIORITY, handle)
+        st.db_dispatcher_filters.add(key)
+    with contextlib.suppress(BpfError), Link.from_pin(pin) as link:
+        st.member_pins[rec.id] = link.info().id
+
+
+def _is_tc_dispatcher(prog_id: int) -> bool:
+    from bpfman.program import Program
+
+    try:
+        with Program.from_id(prog_id) as prog:
+            return prog.name == "tc_dispatcher"
+    except BpfError:
+        return False
 
 
 def tc_filters(netns_path: str) -> dict[tuple[str, int, str, int, int], int]:
@@ -224,6 +283,7 @@ def find_problems(st: State, fs: str) -> list[Problem]:
                     link_id=lid,
                 )
             )
+    out += _dispatcher_problems(st)
     for lid in sorted(set(st.link_pins) - set(st.db_links)):
         path = os.path.join(fs, "links", str(lid))
         out.append(
@@ -238,6 +298,48 @@ def find_problems(st: State, fs: str) -> list[Problem]:
     return out
 
 
+def _dispatcher_problems(st: State) -> list[Problem]:
+    out: list[Problem] = []
+    for lid, (pin, kernel_id) in sorted(st.db_members.items()):
+        if st.member_pins.get(lid) != kernel_id:
+            out.append(
+                Problem(
+                    "dispatcher-member-missing",
+                    f"link {lid}",
+                    f"its dispatcher slot {pin} does not hold its kernel link {kernel_id}",
+                    link_id=lid,
+                    path=pin,
+                )
+            )
+    for path in sorted(st.revision_dirs - st.db_revision_dirs):
+        out.append(
+            Problem(
+                "stale-dispatcher-revision",
+                path,
+                "a dispatcher revision no link runs in (an interrupted attach/detach?)",
+                path=path,
+            )
+        )
+    for path in sorted(st.xdp_link_pins - st.db_xdp_link_pins):
+        out.append(
+            Problem("orphan-dispatcher-link", path, "an XDP dispatcher no link runs in", path=path)
+        )
+    for key, prog_id in sorted(st.dispatcher_filters.items()):
+        if key not in st.db_dispatcher_filters:
+            ns, ifindex, direction, prio, handle = key
+            where = f" in {ns}" if ns else ""
+            out.append(
+                Problem(
+                    "orphan-dispatcher-filter",
+                    f"tc {direction} filter {prio}:{handle:#x} on ifindex {ifindex}{where}",
+                    f"runs tc dispatcher {prog_id}, which no link records",
+                    program_id=prog_id,
+                    path="|".join(map(str, key)),
+                )
+            )
+    return out
+
+
 def doctor(mgr: Manager) -> list[Problem]:
     return find_problems(inspect(mgr), mgr.paths.fs)
 
@@ -247,6 +349,7 @@ def gc(mgr: Manager) -> list[str]:
     from bpfman.link import Link
 
     done: list[str] = []
+    rebuilt: set[tuple[object, ...]] = set()
     with mgr._writing():
         for p in doctor(mgr):
             if p.kind in ("orphan-program-pin", "orphan-map-dir"):
@@ -265,7 +368,24 @@ def gc(mgr: Manager) -> list[str]:
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(p.path)
                 done.append(f"detached and removed {p.path}")
-            elif p.kind == "orphan-tc-filter":
+            elif p.kind == "dispatcher-member-missing":
+                assert p.link_id is not None
+                _rebuild_hook(mgr, p.link_id, rebuilt, done)
+            elif p.kind == "stale-dispatcher-revision":
+                from bpfman.dispatch.revision import remove_revision
+
+                assert p.path
+                remove_revision(p.path)
+                done.append(f"removed {p.path}")
+            elif p.kind == "orphan-dispatcher-link":
+                assert p.path
+                try:
+                    Link.from_pin(p.path).detach()
+                except BpfError:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(p.path)
+                done.append(f"detached and removed {p.path}")
+            elif p.kind in ("orphan-tc-filter", "orphan-dispatcher-filter"):
                 from bpfman.attach import tc
                 from bpfman.manager.attacher import in_netns
 
@@ -282,13 +402,15 @@ def gc(mgr: Manager) -> list[str]:
             elif p.kind in ("link-pin-missing", "link-without-program", "link-pin-mismatch"):
                 assert p.link_id is not None
                 rec = mgr.store.link(p.link_id)
+                updates: dict[int, tuple[int | None, dict[str, Any]]] = {}
                 if rec is not None and p.kind != "link-pin-missing":
                     from bpfman.manager import attacher
 
                     with contextlib.suppress(BpfError, OSError):
-                        attacher.detach(mgr, rec)
+                        updates = attacher.detach(mgr, rec)
                 with mgr.store.transaction():
                     mgr.store.delete_link(p.link_id)
+                    _store_updates(mgr, updates)
                 done.append(f"forgot link {p.link_id}")
             elif p.kind in ("program-pin-missing", "program-pin-mismatch"):
                 assert p.program_id is not None
@@ -306,7 +428,9 @@ def _forget_program(mgr: Manager, prog_id: int) -> None:
     rec = mgr.store.program(prog_id)
     for link in mgr.store.links(prog_id):
         with contextlib.suppress(BpfError, OSError):
-            attacher.detach(mgr, link)
+            updates = attacher.detach(mgr, link)
+            with mgr.store.transaction():
+                _store_updates(mgr, updates)
     with mgr.store.transaction():
         for link in mgr.store.links(prog_id):
             mgr.store.delete_link(link.id)
@@ -315,3 +439,28 @@ def _forget_program(mgr: Manager, prog_id: int) -> None:
         mgr.store.delete_program(prog_id)
     if rec is not None and rec.map_owner_id is None and not mgr.store.map_users(prog_id):
         shutil.rmtree(rec.map_pin_path, ignore_errors=True)
+
+
+def _store_updates(mgr: Manager, updates: dict[int, tuple[int | None, dict[str, Any]]]) -> None:
+    for link_id, (kernel_id, params) in updates.items():
+        if mgr.store.link(link_id) is not None:
+            mgr.store.update_link(link_id, kernel_id, params)
+
+
+def _rebuild_hook(
+    mgr: Manager, link_id: int, rebuilt: set[tuple[object, ...]], done: list[str]
+) -> None:
+    """Run the hook of member *link_id* again as the database records it (once per gc)."""
+    from bpfman.manager import dispatchers
+
+    rec = mgr.store.link(link_id)
+    if rec is None:
+        return
+    key = (rec.kind, *(rec.params.get(k) for k in ("netns_ino", "ifindex", "direction")))
+    if key in rebuilt:
+        return
+    rebuilt.add(key)
+    updates = dispatchers.rebuild(mgr, rec)
+    with mgr.store.transaction():
+        _store_updates(mgr, updates)
+    done.append(f"rebuilt the dispatcher of link {link_id}")
