@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import os
 import threading
 from collections import deque
@@ -37,7 +36,7 @@ from ctypes import (
 from typing import Any
 
 lib = ctypes.CDLL("libbpf.so.1", use_errno=True)
-libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+libc = ctypes.CDLL("libc.so.6", use_errno=True)
 
 vp = c_void_p
 u32 = c_uint32

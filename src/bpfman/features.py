@@ -113,7 +113,7 @@ def dispatcher_unavailable_reason() -> str:
     f = probe("freplace")
     if not f.available:
         return f"a multi-program dispatcher needs freplace programs and {f.detail}"
-    return "multi-program dispatchers are not implemented by pybpfman"
+    return "freplace works here, so XDP/TC hooks are shared through dispatchers"
 
 
 @cache

@@ -6,7 +6,7 @@ import tomllib
 from dataclasses import dataclass, field
 from typing import Any
 
-from bpfman.errors import BpfError
+from bpfman.manager.parse import InputError
 
 XDP_MODES = ("drv", "skb", "hw")
 
@@ -24,12 +24,12 @@ class Config:
         except FileNotFoundError:
             return cls()
         except (OSError, tomllib.TOMLDecodeError) as e:
-            raise BpfError(f"config {path}: {e}") from None
+            raise InputError(f"config {path}: {e}") from None
         interfaces = data.get("interfaces", {})
         for iface, opts in interfaces.items():
             mode = opts.get("xdp_mode", "drv")
             if mode not in XDP_MODES:
-                raise BpfError(f"config {path}: interfaces.{iface}.xdp_mode must be drv, skb or hw")
+                raise InputError(f"config {path}: interfaces.{iface}.xdp_mode must be drv, skb or hw")
         return cls(interfaces=interfaces, signing=data.get("signing", {}))
 
     def xdp_mode(self, iface: str) -> str:
