@@ -29,7 +29,9 @@ class Config:
         for iface, opts in interfaces.items():
             mode = opts.get("xdp_mode", "drv")
             if mode not in XDP_MODES:
-                raise InputError(f"config {path}: interfaces.{iface}.xdp_mode must be drv, skb or hw")
+                raise InputError(
+                    f"config {path}: interfaces.{iface}.xdp_mode must be drv, skb or hw"
+                )
         return cls(interfaces=interfaces, signing=data.get("signing", {}))
 
     def xdp_mode(self, iface: str) -> str:
