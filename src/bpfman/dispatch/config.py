@@ -25,28 +25,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from bpfman.errors import BpfError
+from bpfman.kinds import TC_VERDICTS, XDP_VERDICTS
 
 MAX_PROGRAMS = 10
 XDP_MAGIC = 236
 XDP_CONFIG_VERSION = 2
 DISPATCHER_RETURN = {"xdp": 31, "tc": 30}
 # proceed-on verdicts each hook knows (bpfman's --proceed-on words)
-VERDICTS = {
-    "xdp": {"aborted": 0, "drop": 1, "pass": 2, "tx": 3, "redirect": 4, "dispatcher_return": 31},
-    "tc": {
-        "unspec": -1,
-        "ok": 0,
-        "reclassify": 1,
-        "shot": 2,
-        "pipe": 3,
-        "stolen": 4,
-        "queued": 5,
-        "repeat": 6,
-        "redirect": 7,
-        "trap": 8,
-        "dispatcher_return": 30,
-    },
-}
+VERDICTS = {"xdp": XDP_VERDICTS, "tc": TC_VERDICTS}
 DEFAULT_PROCEED_ON = {"xdp": (2, 31), "tc": (3, 30)}
 CHAIN_END = {"xdp": 2, "tc": 0}  # what the dispatcher returns after the last slot: pass, ok
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bpfman.kinds import TC_VERDICTS, XDP_VERDICTS
 from bpfman.manager.models import LOAD_TYPES, BpfmanType, ProgramRequest
 
 
@@ -78,27 +79,8 @@ def tracepoint(value: str) -> tuple[str, str]:
     return parts[0], parts[1]
 
 
-XDP_PROCEED_ON = {
-    "aborted": 0,
-    "drop": 1,
-    "pass": 2,
-    "tx": 3,
-    "redirect": 4,
-    "dispatcher_return": 31,
-}
-TC_PROCEED_ON = {
-    "unspec": -1,
-    "ok": 0,
-    "reclassify": 1,
-    "shot": 2,
-    "pipe": 3,
-    "stolen": 4,
-    "queued": 5,
-    "repeat": 6,
-    "redirect": 7,
-    "trap": 8,
-    "dispatcher_return": 30,
-}
+XDP_PROCEED_ON = XDP_VERDICTS
+TC_PROCEED_ON = TC_VERDICTS
 XDP_DEFAULT_PROCEED_ON = ["pass", "dispatcher_return"]
 TC_DEFAULT_PROCEED_ON = ["pipe", "dispatcher_return"]
 

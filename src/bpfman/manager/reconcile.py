@@ -262,15 +262,12 @@ def find_problems(st: State, fs: str) -> list[Problem]:
     recorded = set(st.db_tc_links.values())
     for key, prog_id in sorted(st.tc_filters.items()):
         if key not in recorded:
-            ns, ifindex, direction, prio, handle = key
-            where = f" in {ns}" if ns else ""
             out.append(
-                Problem(
+                _filter_problem(
                     "orphan-tc-filter",
-                    f"tc {direction} filter {prio}:{handle:#x} on ifindex {ifindex}{where}",
+                    key,
+                    prog_id,
                     f"runs bpfman program {prog_id}, no link records it (interrupted attach?)",
-                    program_id=prog_id,
-                    path="|".join(map(str, key)),
                 )
             )
     for lid, key in sorted(st.db_tc_links.items()):
@@ -326,18 +323,31 @@ def _dispatcher_problems(st: State) -> list[Problem]:
         )
     for key, prog_id in sorted(st.dispatcher_filters.items()):
         if key not in st.db_dispatcher_filters:
-            ns, ifindex, direction, prio, handle = key
-            where = f" in {ns}" if ns else ""
             out.append(
-                Problem(
+                _filter_problem(
                     "orphan-dispatcher-filter",
-                    f"tc {direction} filter {prio}:{handle:#x} on ifindex {ifindex}{where}",
+                    key,
+                    prog_id,
                     f"runs tc dispatcher {prog_id}, which no link records",
-                    program_id=prog_id,
-                    path="|".join(map(str, key)),
                 )
             )
     return out
+
+
+FilterKey = tuple[str, int, str, int, int]  # netns, ifindex, direction, priority, handle
+
+
+def _filter_problem(kind: str, key: FilterKey, prog_id: int, why: str) -> Problem:
+    """A tc filter no link records."""
+    ns, ifindex, direction, prio, handle = key
+    where = f" in {ns}" if ns else ""
+    return Problem(
+        kind,
+        f"tc {direction} filter {prio}:{handle:#x} on ifindex {ifindex}{where}",
+        why,
+        program_id=prog_id,
+        path="|".join(map(str, key)),
+    )
 
 
 def doctor(mgr: Manager) -> list[Problem]:
