@@ -102,6 +102,8 @@ def qemu_cmd(k: kernel.Kernel, share: Path, memory: str, smp: int, append: str) 
         "-device", "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot",
         "-fsdev", f"local,id=vmout,path={share},{fs}",
         "-device", "virtio-9p-pci,fsdev=vmout,mount_tag=vmout",
+        "-fsdev", f"local,id=repo,path={ROOT},{fs},readonly=on,multidevs=remap",
+        "-device", "virtio-9p-pci,fsdev=repo,mount_tag=repo",
     ]  # fmt: skip
 
 
@@ -131,6 +133,7 @@ def boot(k: kernel.Kernel, command: str, args: argparse.Namespace) -> int:
     shutil.rmtree(share, ignore_errors=True)
     share.mkdir(parents=True)
     (share / "cmd.sh").write_text(guest_script(k, command))
+    (share / "repo_path").write_text(str(ROOT))
     proc = subprocess.Popen(
         qemu_cmd(k, share, args.memory, args.smp, args.append),
         stdin=subprocess.DEVNULL,
