@@ -228,16 +228,17 @@ def test_xdp_dispatcher_mode_from_config(cli, bpf_obj, veth, tmp_path) -> None:
     conf = tmp_path / "bpfman.toml"
     conf.write_text(f'[interfaces.{veth.host}]\nxdp_mode = "skb"\n')
     with Manager(cli.runtime, config_path=str(conf)) as m:
-        a, b = load(m, bpf_obj, "xdp:xdp_pass xdp:xdp_pass2")
-        la = attach_here(m, a, BpfmanType.XDP, veth.host, 10)
-        lb = attach_here(m, b, BpfmanType.XDP, veth.host, 20)
-        state = xdp_attach.query(veth.host)
-        assert state.mode == "skb" and state.skb_prog_id == state.prog_id != 0
-        assert veth.send(2, to="host") == 2
-        assert counter(cli, a, XDP_PASS) == 2 and counter(cli, b, XDP_PASS2) == 2
-        m.detach(la)
-        assert xdp_attach.query(veth.host).mode == "skb"  # a new revision keeps the mode
-        m.detach(lb)
-        m.unload(b)
-        m.unload(a)
+        a, b = load(m, bpf_obj, "xdp:xdp_pass xdp:xdp_pass2")  # b uses a's maps
+        try:
+            la = attach_here(m, a, BpfmanType.XDP, veth.host, 10)
+            attach_here(m, b, BpfmanType.XDP, veth.host, 20)
+            state = xdp_attach.query(veth.host)
+            assert state.mode == "skb" and state.skb_prog_id == state.prog_id != 0
+            assert veth.send(2, to="host") == 2
+            assert counter(cli, a, XDP_PASS) == 2 and counter(cli, a, XDP_PASS2) == 2
+            m.detach(la)
+            assert xdp_attach.query(veth.host).mode == "skb"  # a new revision keeps the mode
+        finally:
+            m.unload(b)
+            m.unload(a)
     assert xdp_attach.query(veth.host).prog_id == 0
