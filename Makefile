@@ -15,7 +15,7 @@ TEST_OBJ    := $(patsubst tests/bpf/%.bpf.c,$(BUILD)/tests/%.bpf.o,$(TEST_SRC))
 DISPATCH_SRC := $(wildcard bpf/dispatchers/*.bpf.c)
 DISPATCH_OBJ := $(patsubst bpf/dispatchers/%.bpf.c,src/bpfman/data/%.bpf.o,$(DISPATCH_SRC))
 
-.PHONY: all setup bpf demo test vmtest lint check clean
+.PHONY: all setup bpf proto demo test vmtest lint check clean
 
 all: bpf
 
@@ -46,6 +46,11 @@ $(BUILD)/tests/%.bpf.o: tests/bpf/%.bpf.c $(BUILD)/vmlinux.h $(wildcard bpf/incl
 
 bpf: $(EXAMPLE_OBJ) $(DISPATCH_OBJ) $(TEST_OBJ)
 	@$(PY) -m compileall -q src  # byte-code on disk: the CLI starts faster (PYTHONDONTWRITEBYTECODE)
+
+# the daemon's Python code (src/bpfman/server/bpfman_pb2*) from proto/bpfman/v1/bpfman.proto;
+# tests/test_grpc_proto.py fails when the committed code is not what this generates
+proto: setup
+	$(PY) proto/generate.py
 
 demo: setup bpf
 	$(PY) -m bpfman.demo

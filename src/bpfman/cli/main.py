@@ -15,6 +15,7 @@ import click
 # name -> (module, attribute), imported on first use
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "probe": ("bpfman.cli.main", "probe"),
+    "serve": ("bpfman.cli.serve", "serve"),
 }
 MANAGER_MODULE = "bpfman.cli.manage"
 

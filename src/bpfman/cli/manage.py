@@ -136,22 +136,60 @@ def load_file(
     map_owner_id: int | None,
     output: str,
 ) -> None:
+    spec = _load_spec(programs, globals_, metadata, application, map_owner_id)
+    spec.path = path
+    mgr = ctx_obj().manager()
+    records = mgr.load(spec)
+    _print_programs(mgr, [r.id for r in records], output, as_load=True)
+
+
+@load_group.command("image", help="Load programs from an OCI image (pulled into the cache).")
+@click.option("-i", "--image-url", required=True, help="image reference, e.g. quay.io/org/prog:v1")
+@click.option("-r", "--registry-auth", default=None, help="BASE64(USER:PASSWORD)")
+@click.option("-p", "--pull-policy", default="IfNotPresent", help="Always|IfNotPresent|Never")
+@_load_common
+@handled
+def load_image(
+    image_url: str,
+    registry_auth: str | None,
+    pull_policy: str,
+    programs: tuple[str, ...],
+    globals_: tuple[str, ...],
+    metadata: tuple[str, ...],
+    application: str | None,
+    map_owner_id: int | None,
+    output: str,
+) -> None:
+    from bpfman import images
+
+    spec = _load_spec(programs, globals_, metadata, application, map_owner_id)
+    spec.image_url, spec.pull_policy = image_url, images.PullPolicy.parse(pull_policy).word
+    mgr = ctx_obj().manager()
+    ready, _ = images.prepare_load(mgr, spec, images.Credentials.from_base64(registry_auth))
+    records = mgr.load(ready)
+    _print_programs(mgr, [r.id for r in records], output, as_load=True)
+
+
+def _load_spec(
+    programs: tuple[str, ...],
+    globals_: tuple[str, ...],
+    metadata: tuple[str, ...],
+    application: str | None,
+    map_owner_id: int | None,
+) -> Any:
+    """The LoadSpec of the flags ``load file`` and ``load image`` share (no bytecode yet)."""
     from bpfman.manager import parse
     from bpfman.manager.core import LoadSpec
 
     meta = parse.metadata(list(metadata))
     if application:
         meta["bpfman_application"] = application
-    spec = LoadSpec(
+    return LoadSpec(
         requests=parse.program_requests(list(programs)),
-        path=path,
         globals=parse.global_data(list(globals_)),
         metadata=meta,
         map_owner_id=map_owner_id,
     )
-    mgr = ctx_obj().manager()
-    records = mgr.load(spec)
-    _print_programs(mgr, [r.id for r in records], output, as_load=True)
 
 
 # ---------------------------------------------------------------------- attach
@@ -513,4 +551,8 @@ def _print_link(mgr: Any, link: dict[str, Any], kind: BpfmanType, output: str) -
     click.echo(get_link_text(link, kind))
 
 
-COMMANDS = [load_group, attach_group, detach, unload, list_group, get_group, doctor, gc]
+from bpfman.cli.images import image_group  # noqa: E402 - bpfman image pull/build/...
+
+COMMANDS = [
+    load_group, attach_group, detach, unload, list_group, get_group, doctor, gc, image_group
+]  # fmt: skip

@@ -174,7 +174,7 @@ class Manager:
                     name=req.name,
                     kind=req.kind,
                     retprobe=req.retprobe,
-                    path=os.path.abspath(spec.path),
+                    path=None if spec.image_url else os.path.abspath(spec.path),
                     image_url=spec.image_url,
                     pull_policy=spec.pull_policy,
                     attach_fn=req.attach_fn,

@@ -1,0 +1,39 @@
+"""``bpfman serve``: the gRPC daemon (``bpfman.v1.Bpfman``) on a Unix socket."""
+
+from __future__ import annotations
+
+import click
+
+from bpfman.cli.manage import handled
+from bpfman.server import DEFAULT_SOCKET
+
+
+@click.command("serve", help="Serve bpfman's gRPC API on a Unix socket (until SIGTERM/SIGINT).")
+@click.option(
+    "--socket",
+    "socket_path",
+    default=DEFAULT_SOCKET,
+    show_default=True,
+    help="Unix socket path (created mode 0660); ignored under systemd socket activation",
+)
+@click.option(
+    "--idle-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="SECONDS",
+    help="exit after SECONDS without a request (default: never)",
+)
+@handled
+def serve(socket_path: str, idle_timeout: float | None) -> None:
+    from bpfman.server.daemon import Options
+    from bpfman.server.daemon import serve as run
+
+    root = click.get_current_context().find_root().params
+    run(
+        Options(
+            runtime_dir=root.get("runtime_dir"),
+            config_path=root.get("config"),
+            socket_path=socket_path,
+            idle_timeout=idle_timeout,
+        )
+    )

@@ -1,0 +1,41 @@
+"""Errors of the image code: one line each; input errors exit 2, the rest 1."""
+
+from __future__ import annotations
+
+from bpfman.errors import BpfError
+from bpfman.manager.parse import InputError
+
+
+class ImageError(BpfError):
+    """Pulling, caching, checking or pushing an image failed (CLI exit 1)."""
+
+
+class RegistryUnreachable(ImageError):
+    """The registry could not be contacted at all (gRPC UNAVAILABLE)."""
+
+
+class ImageNotFound(ImageError):
+    """The registry has no such repository, tag or digest (gRPC NOT_FOUND)."""
+
+
+class TamperedCache(ImageError):
+    """A cached blob no longer matches its digest."""
+
+
+class NotCached(ImageError):
+    """The pull policy is Never and the cache has no such image (gRPC FAILED_PRECONDITION)."""
+
+
+class SignatureError(ImageError):
+    """The signature policy refuses the image (gRPC FAILED_PRECONDITION)."""
+
+
+__all__ = [
+    "ImageError",
+    "ImageNotFound",
+    "InputError",
+    "NotCached",
+    "RegistryUnreachable",
+    "SignatureError",
+    "TamperedCache",
+]

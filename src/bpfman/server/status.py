@@ -1,0 +1,62 @@
+"""Which gRPC status answers a failed request: the error's kind decides, the message is one line."""
+
+from __future__ import annotations
+
+import errno as _errno
+
+import grpc
+
+
+class Unimplemented(Exception):
+    """A request the daemon understands but cannot serve yet (gRPC UNIMPLEMENTED)."""
+
+
+def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
+    """The status code and one-line message for *exc*, raised while serving a request."""
+    from bpfman.errors import BpfError, KernelFeatureError
+    from bpfman.images.errors import (
+        ImageNotFound,
+        NotCached,
+        RegistryUnreachable,
+        SignatureError,
+        TamperedCache,
+    )
+    from bpfman.manager.errors import InputError, NotFoundError, PreconditionError
+    from bpfman.manager.lock import LockTimeout
+
+    C = grpc.StatusCode
+    kinds: list[tuple[tuple[type[BaseException], ...], grpc.StatusCode]] = [
+        ((Unimplemented,), C.UNIMPLEMENTED),
+        ((InputError,), C.INVALID_ARGUMENT),
+        ((NotFoundError, KeyError, ImageNotFound), C.NOT_FOUND),
+        ((RegistryUnreachable, LockTimeout), C.UNAVAILABLE),
+        (
+            (PreconditionError, KernelFeatureError, SignatureError, TamperedCache, NotCached),
+            C.FAILED_PRECONDITION,
+        ),
+    ]
+    code = next((c for types, c in kinds if isinstance(exc, types)), C.INTERNAL)
+    if code == C.INTERNAL and isinstance(exc, BpfError):
+        code = _errno_code(exc.errno)
+    return code, _one_line(exc, code)
+
+
+def _errno_code(err: int) -> grpc.StatusCode:
+    """A library error by its errno: a missing thing, a busy hook, else the kernel refused."""
+    if err == _errno.ENOENT:
+        return grpc.StatusCode.NOT_FOUND
+    if err in (_errno.EBUSY, _errno.EEXIST):
+        return grpc.StatusCode.FAILED_PRECONDITION
+    return grpc.StatusCode.ABORTED
+
+
+def _one_line(exc: BaseException, code: grpc.StatusCode) -> str:
+    if isinstance(exc, KeyError):
+        text = str(exc.args[0]) if exc.args else "not found"
+    else:
+        text = str(exc)
+    lines = text.strip().splitlines()
+    text = lines[0] if lines else type(exc).__name__
+    if code == grpc.StatusCode.INTERNAL:
+        return f"internal error ({type(exc).__name__}): {text}"
+    return text

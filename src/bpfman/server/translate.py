@@ -1,0 +1,134 @@
+"""Messages to Manager requests and the Manager's views back to messages (no kernel, no I/O).
+
+Inbound: ``load_spec`` (with ``program_requests``) and ``attach_spec`` check a
+request's shape (what the proto cannot say: names present, known enum
+values, fentry/fexit with their kernel function) and build the specs the
+Manager takes; the Manager validates the rest (priorities, directions, ...).
+Outbound: ``bpfman.manager.views``/``query`` already shape results as the
+API's messages (field names, base64 bytes as in protobuf's JSON mapping), so
+they are parsed into messages, strictly: a field the proto lacks is an error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from google.protobuf import json_format
+from google.protobuf.message import Message
+
+from bpfman.manager import query, views
+from bpfman.manager.core import AttachSpec, LoadSpec
+from bpfman.manager.errors import InputError
+from bpfman.manager.models import BpfmanType, ProgramRequest
+from bpfman.server import bpfman_pb2 as pb
+
+M = TypeVar("M", bound=Message)
+KIND_OF_ATTACH_FIELD = {name: kind for kind, name in views.ATTACH_INFO_FIELD.items()}
+OUTPUT_ONLY = {"position"}  # the attach info's fields the daemon reports but never takes
+LOAD_INFO_FIELD = {BpfmanType.FENTRY: "fentry_load_info", BpfmanType.FEXIT: "fexit_load_info"}
+RETURN_SECTION = {BpfmanType.KPROBE: "kretprobe", BpfmanType.UPROBE: "uretprobe"}
+
+
+def return_probe_candidates(spec: LoadSpec) -> list[str]:
+    """Programs whose ELF section decides their load type (kprobe/kretprobe, uprobe/uretprobe)."""
+    return [r.name for r in spec.requests if r.kind in RETURN_SECTION]
+
+
+def is_return_probe(kind: BpfmanType, section: str) -> bool:
+    """Whether a kprobe/uprobe program in *section* is the return kind (``kretprobe/f``...)."""
+    prefix = RETURN_SECTION.get(kind)
+    return prefix is not None and section.split("/", 1)[0].split(".", 1)[0] == prefix
+
+
+def with_return_probes(spec: LoadSpec, sections: Mapping[str, str]) -> LoadSpec:
+    """*spec* with each kprobe/uprobe request made a return probe where its section says so."""
+    requests = [
+        dataclasses.replace(r, retprobe=is_return_probe(r.kind, sections.get(r.name, "")))
+        for r in spec.requests
+    ]
+    return dataclasses.replace(spec, requests=requests)
+
+
+def program_requests(infos: list[pb.LoadInfo]) -> list[ProgramRequest]:
+    """The programs to load (kprobe/uprobe as the entry kind: ``with_return_probes`` decides)."""
+    if not infos:
+        raise InputError("LoadRequest.info: no programs to load")
+    out: list[ProgramRequest] = []
+    for i, info in enumerate(infos):
+        where = f"LoadRequest.info[{i}]"
+        if not info.name:
+            raise InputError(f"{where}: empty program name")
+        where += f" ({info.name})"
+        try:
+            kind = BpfmanType(info.program_type)
+        except ValueError:
+            known = ", ".join(f"{k.value} {k.name}" for k in BpfmanType)
+            raise InputError(
+                f"{where}: unknown program_type {info.program_type} (one of {known})"
+            ) from None
+        given = info.info.WhichOneof("info") if info.HasField("info") else None
+        attach_fn = None
+        if kind in LOAD_INFO_FIELD:
+            wanted = LOAD_INFO_FIELD[kind]
+            attach_fn = getattr(info.info, wanted).fn_name if given == wanted else ""
+            if not attach_fn:
+                raise InputError(f"{where}: {kind.name.lower()} needs info.{wanted}.fn_name")
+        elif given is not None:
+            raise InputError(f"{where}: only fentry/fexit programs take info.{given}")
+        if any(r.name == info.name for r in out):
+            raise InputError(f"{where}: program given twice")
+        out.append(ProgramRequest(kind, info.name, False, attach_fn))
+    return out
+
+
+def load_spec(req: pb.LoadRequest) -> LoadSpec:
+    """Everything of *req* but its bytecode (``bytecode.locate`` sets that)."""
+    return LoadSpec(
+        requests=program_requests(list(req.info)),
+        globals=dict(req.global_data),
+        metadata=dict(req.metadata),
+        map_owner_id=req.map_owner_id if req.HasField("map_owner_id") else None,
+    )
+
+
+def attach_spec(req: pb.AttachRequest) -> AttachSpec:
+    which = req.attach.WhichOneof("info") if req.HasField("attach") else None
+    if which is None:
+        known = ", ".join(KIND_OF_ATTACH_FIELD)
+        raise InputError(f"AttachRequest.attach: no attach info given (one of {known})")
+    kind = KIND_OF_ATTACH_FIELD[which]
+    info = getattr(req.attach, which)
+    params: dict[str, Any] = {}
+    for name in views.ATTACH_FIELDS[kind]:
+        if name in OUTPUT_ONLY:
+            continue
+        field = info.DESCRIPTOR.fields_by_name[name]
+        if field.is_repeated:
+            params[name] = list(getattr(info, name))
+        elif field.has_presence and not info.HasField(name):
+            params[name] = None
+        else:
+            params[name] = getattr(info, name)
+    return AttachSpec(kind, params, dict(info.metadata))
+
+
+def _parse(value: dict[str, Any], message: M) -> M:
+    json_format.ParseDict(value, message)
+    return message
+
+
+def load_response(results: list[dict[str, Any]]) -> pb.LoadResponse:
+    """LoadResponse from ``query.program_result`` dicts."""
+    return _parse({"programs": [query.public(r) for r in results]}, pb.LoadResponse())
+
+
+def list_response(results: list[dict[str, Any]]) -> pb.ListResponse:
+    """ListResponse from ``query.list_programs`` dicts."""
+    return _parse({"results": [query.public(r) for r in results]}, pb.ListResponse())
+
+
+def get_response(result: dict[str, Any]) -> pb.GetResponse:
+    """GetResponse from a ``query.program_result`` dict."""
+    return _parse(query.public(result), pb.GetResponse())
