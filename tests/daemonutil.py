@@ -1,23 +1,36 @@
-"""The daemon (``bpfman serve``) as a subprocess in tests, with a client stub."""
+"""The daemon (``bpfman serve``) as a subprocess in tests, with a client stub.
+
+Also the module-scoped ``daemon`` fixture (one daemon for a test module, on a
+socket in a tmp dir, with its own runtime dir) and the ``rpc`` fixture (its
+stub and CLI; the test must leave the runtime empty). A test module takes
+them as ``daemon, rpc = daemonutil.daemon, daemonutil.rpc``.
+"""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
+from collections.abc import Iterator
 
 import grpc
+import pytest
 
 from bpfman.server import bpfman_pb2_grpc as pb_grpc
 from clitool import BPFMAN, Cli
 
 # the client retries every 20 ms while the daemon starts (gRPC's default backoff is 1 s)
 FAST_RECONNECT = [("grpc.initial_reconnect_backoff_ms", 20)]
+EMPTY_DB = {"programs": 0, "links": 0, "program_metadata": 0, "program_globals": 0}
+# the module daemon's start-up: well under a second here, many seconds in the VM (vm/README.md)
+START_TIMEOUT = 60.0
 
 
 class Daemon:
     """``bpfman --runtime-dir RT serve --socket PATH ...`` as a subprocess, and a client stub."""
 
     def __init__(self, cli: Cli, sock: str, *args: str, env: dict[str, str] | None = None) -> None:
+        self.cli = cli
         self.sock = sock
         self.proc = subprocess.Popen(
             [BPFMAN, "--runtime-dir", cli.runtime, "serve", "--socket", sock, *args],
@@ -45,3 +58,32 @@ class Daemon:
         _, err = self.proc.communicate(timeout=15)
         assert "Traceback" not in err, err
         return self.proc.returncode
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    cli = Cli()
+    sock = str(tmp_path_factory.mktemp("grpc") / "sock" / "bpfman.sock")  # parent made by serve
+    d = Daemon(cli, sock).ready(START_TIMEOUT)
+    try:
+        yield d
+    finally:
+        rc = d.stop()
+        cli.cleanup()
+    assert rc == 0 and not os.path.exists(sock)
+
+
+@pytest.fixture
+def rpc(daemon: Daemon) -> Iterator[tuple[pb_grpc.BpfmanStub, Cli]]:
+    """The module's daemon stub and its runtime's CLI; the test must leave the runtime empty."""
+    cli = daemon.cli
+    yield daemon.stub, cli
+    assert daemon.proc.poll() is None, daemon.proc.stderr.read()  # type: ignore[union-attr]
+    left = cli.pins(), cli.db_rows()
+    if left != ([], EMPTY_DB):  # clean up for the next tests, then fail this one
+        from bpfman.manager.core import Manager
+
+        with Manager(cli.runtime) as mgr:
+            for rec in sorted(mgr.programs(), key=lambda r: r.map_owner_id is None):
+                mgr.unload(rec.id)
+    assert left == ([], EMPTY_DB)

@@ -13,7 +13,7 @@ import socket
 import stat
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import grpc
 import pytest
 
 import bpfman
+import daemonutil
 from bpfman import features
 from bpfman.kinds import ProgramType
 from bpfman.server import bpfman_pb2 as pb
@@ -30,37 +31,7 @@ from daemonutil import FAST_RECONNECT, Daemon
 from netutil import TC_INGRESS, TCX_A, XDP_DROP, XDP_PASS, VethPair
 
 C = grpc.StatusCode
-EMPTY_DB = {"programs": 0, "links": 0, "program_metadata": 0, "program_globals": 0}
-
-
-@pytest.fixture(scope="module")
-def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    cli = Cli()
-    sock = str(tmp_path_factory.mktemp("grpc") / "sock" / "bpfman.sock")  # parent made by serve
-    d = Daemon(cli, sock).ready()
-    d.cli = cli  # type: ignore[attr-defined]
-    try:
-        yield d
-    finally:
-        rc = d.stop()
-        cli.cleanup()
-    assert rc == 0 and not os.path.exists(sock)
-
-
-@pytest.fixture
-def rpc(daemon: Daemon) -> Iterator[tuple[pb_grpc.BpfmanStub, Cli]]:
-    """The module's daemon stub and its runtime's CLI; the test must leave the runtime empty."""
-    cli: Cli = daemon.cli  # type: ignore[attr-defined]
-    yield daemon.stub, cli
-    assert daemon.proc.poll() is None, daemon.proc.stderr.read()  # type: ignore[union-attr]
-    left = cli.pins(), cli.db_rows()
-    if left != ([], EMPTY_DB):  # clean up for the next tests, then fail this one
-        from bpfman.manager.core import Manager
-
-        with Manager(cli.runtime) as mgr:
-            for rec in sorted(mgr.programs(), key=lambda r: r.map_owner_id is None):
-                mgr.unload(rec.id)
-    assert left == ([], EMPTY_DB)
+daemon, rpc = daemonutil.daemon, daemonutil.rpc  # the module's daemon (pytest fixtures)
 
 
 def pid_bytes() -> bytes:
@@ -381,7 +352,7 @@ def test_bad_requests_get_the_fitting_status(rpc, bpf_obj, tmp_path) -> None:
 def test_socket_is_0660_and_a_live_one_is_not_taken(daemon: Daemon, tmp_path) -> None:
     assert stat.S_IMODE(os.stat(daemon.sock).st_mode) == 0o660
     assert stat.S_ISSOCK(os.stat(daemon.sock).st_mode)
-    cli: Cli = daemon.cli  # type: ignore[attr-defined]
+    cli = daemon.cli
     r = cli("serve", "--socket", daemon.sock, rc=1)
     assert r.err.strip() == f"Error: another daemon is listening on {daemon.sock}"
     plain = tmp_path / "file"

@@ -262,6 +262,8 @@ def test_status_codes() -> None:
         (LockTimeout("held"), C.UNAVAILABLE, "held"),
         (Unimplemented("later"), C.UNIMPLEMENTED, "later"),
         (BpfError("no such file", errno=errno.ENOENT), C.NOT_FOUND, "no such file"),
+        (BpfError("no such BTF type", errno=errno.ESRCH), C.NOT_FOUND, "no such BTF type"),
+        (BpfError("no interface", errno=errno.ENODEV), C.NOT_FOUND, "no interface"),
         (BpfError("busy", errno=errno.EBUSY), C.FAILED_PRECONDITION, "busy"),
         (BpfError("refused", errno=errno.EINVAL), C.ABORTED, "refused"),
         (RuntimeError("boom"), C.INTERNAL, "internal error (RuntimeError): boom"),

@@ -424,6 +424,15 @@ def test_fentry_and_fexit(bpf_obj, tmp_path: Path) -> None:
         assert str(e.value) == features.TRAMPOLINES_REFUSED
 
 
+def test_fentry_on_a_function_the_kernel_lacks(bpf_obj) -> None:
+    with bpfman.open(bpf_obj("tracing")) as spec, pytest.raises(bpfman.BpfError) as e:
+        spec.programs["fentry_unlink"].set_attach_target("pybpfman_no_such_function")
+    assert str(e.value) == (
+        "program fentry_unlink: no kernel function 'pybpfman_no_such_function' to attach to"
+        " (not in the kernel's BTF)"
+    )
+
+
 @pytest.mark.kernel_feature
 def test_freplace(bpf_obj) -> None:
     with load_only(bpf_obj("tracing"), "xdp_target") as target:

@@ -203,6 +203,14 @@ def explain_load_failure(spec: ObjectSpec, error: BpfError) -> BpfError:
     failed = failed_program(error.log)
     if not failed or failed not in spec.programs:
         return error
+    target = re.search(r"failed to find kernel BTF type ID of '([^']+)'", error.log)
+    if target:  # fentry/fexit/lsm on a function the kernel does not have
+        return BpfError(
+            f"program {failed}: no kernel function {target.group(1)!r} to attach to"
+            " (not in the kernel's BTF)",
+            errno=error.errno,
+            log=error.log,
+        )
     feature = feature_of_section(spec.programs[failed].section)
     if feature in LOAD_TIME_FEATURES and not available(feature):
         return KernelFeatureError(probe(feature).detail, feature, errno=error.errno, log=error.log)

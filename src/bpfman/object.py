@@ -99,6 +99,12 @@ class ProgramSpec:
         """The kernel function (fentry/fexit) or program function (freplace) to attach to."""
         self._spec._check_open()
         err = lib.bpf_program__set_attach_target(self._ptr, target_prog_fd, func_name.encode())
+        if err == -_errno.ESRCH and not target_prog_fd:
+            raise BpfError(
+                f"program {self.name}: no kernel function {func_name!r} to attach to"
+                " (not in the kernel's BTF)",
+                errno=_errno.ESRCH,
+            )
         if err:
             raise from_errno(f"cannot set attach target {func_name!r} of {self.name}", err)
 

@@ -39,7 +39,7 @@ def in_netns(path: str | None) -> Iterator[None]:
     from bpfman import netns
 
     if not os.path.exists(path):
-        raise InputError(f"--netns {path}: no such network namespace")
+        raise InputError(f"netns {path}: no such network namespace")
     with netns.enter(path):
         yield
 

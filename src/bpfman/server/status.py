@@ -42,8 +42,12 @@ def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
 
 
 def _errno_code(err: int) -> grpc.StatusCode:
-    """A library error by its errno: a missing thing, a busy hook, else the kernel refused."""
-    if err == _errno.ENOENT:
+    """A library error by its errno: a missing thing, a busy hook, else the kernel refused.
+
+    Missing: a file or pin (ENOENT), a network interface (ENODEV), a kernel
+    function (ESRCH: libbpf's "no such type in the kernel's BTF" for fentry/fexit).
+    """
+    if err in (_errno.ENOENT, _errno.ENODEV, _errno.ESRCH):
         return grpc.StatusCode.NOT_FOUND
     if err in (_errno.EBUSY, _errno.EEXIST):
         return grpc.StatusCode.FAILED_PRECONDITION
