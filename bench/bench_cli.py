@@ -5,7 +5,8 @@
    `prog load ... autoattach` (load + attach + pin the link) + removing the pins
    (detach + unload). bpftool 7.1 (bookworm) cannot attach tracepoints, so the
    bench fetches 7.5 from bookworm-backports (bench/setup_bpftool.sh).
-2. `bpfman list programs` with 1000 programs loaded (target <= 200 ms).
+2. `bpfman list programs` with 1000 programs loaded (target <= 200 ms), and
+   with none loaded: the CLI's fixed cost (interpreter, imports, opening the store).
 3. `bpfman attach` time with 0 vs 1000 unrelated programs loaded (should not grow).
 
 Prints a Markdown table of medians and ratios (bench/README.md keeps the results).
@@ -110,6 +111,9 @@ def main() -> int:
         startup = f"{4 * python_floor * 1000:.0f} ms"
         rows.append(("  of which Python start-up (4 processes)", startup,
                      "the interpreter alone"))  # fmt: skip
+        startup_list = timed(lambda: run(BPFMAN, "--runtime-dir", rt, "list", "programs"))
+        rows.append(("  CLI start-up: list programs, none loaded", f"{startup_list * 1000:.0f} ms",
+                     f"{startup_list / python_floor:.1f}x the interpreter alone"))  # fmt: skip
         prog = load_many(rt, 1)[0]
         empty = attach_detach_time(rt, prog)
         load_many(rt, 999)

@@ -1,8 +1,9 @@
 """``bpfman``: the command-line entry point.
 
 Commands are imported only when they run (``bpfman probe`` must not pay for
-the manager), through ``LAZY_COMMANDS``; the manager's commands come from
-``bpfman.cli.manage.COMMANDS``.
+the manager, ``bpfman list`` not for images or the daemon), through
+``LAZY_COMMANDS``; the manager's commands come from ``bpfman.cli.manage.COMMANDS``.
+tests/test_cli_startup.py checks which modules each command imports.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ import click
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "probe": ("bpfman.cli.main", "probe"),
     "serve": ("bpfman.cli.serve", "serve"),
+    "image": ("bpfman.cli.images", "image_group"),
 }
+# lazy commands that run without the manager commands' global options (``Ctx``)
+STANDALONE = frozenset({"probe", "serve"})
 MANAGER_MODULE = "bpfman.cli.manage"
 
 
@@ -59,7 +63,7 @@ def main(ctx: click.Context, runtime_dir: str | None, config: str | None, log_le
 
         level = {"error": logging.ERROR, "info": logging.INFO, "debug": logging.DEBUG}
         logging.basicConfig(level=level[log_level.lower()], format="bpfman: %(message)s")
-    if ctx.invoked_subcommand not in LAZY_COMMANDS:
+    if ctx.invoked_subcommand not in STANDALONE:
         mod: Any = importlib.import_module(MANAGER_MODULE)
         ctx.obj = mod.Ctx(runtime_dir, config)
 

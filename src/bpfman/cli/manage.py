@@ -398,7 +398,7 @@ def list_programs(
     if application:
         selector["bpfman_application"] = application
     mgr = ctx_obj().manager()
-    results = query.list_programs(mgr, show_all, program_type, selector, memlock=output == "json")
+    results = query.list_programs(mgr, show_all, program_type, selector, brief=output != "json")
     if output == "json":
         from bpfman.cli.output import emit_json
 
@@ -551,8 +551,5 @@ def _print_link(mgr: Any, link: dict[str, Any], kind: BpfmanType, output: str) -
     click.echo(get_link_text(link, kind))
 
 
-from bpfman.cli.images import image_group  # noqa: E402 - bpfman image pull/build/...
-
-COMMANDS = [
-    load_group, attach_group, detach, unload, list_group, get_group, doctor, gc, image_group
-]  # fmt: skip
+# `bpfman image ...` is a lazy command of bpfman.cli.main (LAZY_COMMANDS)
+COMMANDS = [load_group, attach_group, detach, unload, list_group, get_group, doctor, gc]

@@ -261,10 +261,11 @@ def tc_siblings(mgr: Manager, link: LinkRecord) -> list[LinkRecord]:
 
 def detach(mgr: Manager, link: LinkRecord) -> dict[int, tuple[int | None, dict[str, Any]]]:
     """Detach *link* in the kernel; returns the other links that changed (as ``updates``)."""
-    from bpfman.manager import dispatchers
+    if "dispatcher_id" in link.params:  # only then is it worth importing the dispatchers
+        from bpfman.manager import dispatchers
 
-    if dispatchers.is_member(link):
-        return dispatchers.detach(mgr, link)
+        if dispatchers.is_member(link):
+            return dispatchers.detach(mgr, link)
     _detach_direct(mgr, link)
     return {}
 

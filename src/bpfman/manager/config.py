@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,10 +18,16 @@ class Config:
     @classmethod
     def read(cls, path: str) -> Config:
         try:
-            with open(path, "rb") as f:
-                data = tomllib.load(f)
+            f = open(path, "rb")  # noqa: SIM115 - closed below
         except FileNotFoundError:
             return cls()
+        except OSError as e:
+            raise InputError(f"config {path}: {e}") from None
+        import tomllib  # only when there is a file: start-up of every command
+
+        try:
+            with f:
+                data = tomllib.load(f)
         except (OSError, tomllib.TOMLDecodeError) as e:
             raise InputError(f"config {path}: {e}") from None
         interfaces = data.get("interfaces", {})

@@ -12,7 +12,6 @@ import contextlib
 import functools
 import logging
 import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -161,9 +160,9 @@ class Manager:
             crash.point("load:after-program-pins")
             if owner is None:
                 # a dir under a fresh program id can only be an old program's leftover
-                shutil.rmtree(maps_dir, ignore_errors=True)
+                _rmtree(maps_dir)
                 os.makedirs(maps_dir)
-                undo.push(f"remove {maps_dir}", lambda: shutil.rmtree(maps_dir, True))
+                undo.push(f"remove {maps_dir}", lambda: _rmtree(maps_dir))
                 for m in obj.maps.values():
                     m.pin(os.path.join(maps_dir, pin_name(m.name)))
             crash.point("load:after-map-pins")
@@ -281,7 +280,7 @@ class Manager:
                 os.unlink(pin)
             crash.point("unload:after-program-unpin")
             if rec.map_owner_id is None:
-                shutil.rmtree(rec.map_pin_path, ignore_errors=True)
+                _rmtree(rec.map_pin_path)
             crash.point("unload:after-map-unpin")
             with self.store.transaction():
                 self.store.delete_program(rec.id)
@@ -298,3 +297,9 @@ class Manager:
 
 def parse_requests(entries: list[str]) -> list[ProgramRequest]:
     return parse.program_requests(entries)
+
+
+def _rmtree(path: str) -> None:
+    import shutil  # rarely needed: not at every command's start-up
+
+    shutil.rmtree(path, ignore_errors=True)

@@ -19,14 +19,10 @@ def public(result: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in result.items() if not k.startswith("_")}
 
 
-def _kernel(prog_id: int, memlock: bool = True) -> dict[str, Any] | None:
-    return views.kernel_info_by_id(prog_id, memlock)
-
-
 def program_result(mgr: Manager, prog_id: int) -> dict[str, Any]:
     """GetResponse of one program (bpfman's or not), plus its type word for tables."""
     rec = mgr.store.program(prog_id)
-    kernel = _kernel(prog_id)
+    kernel = views.kernel_info_by_id(prog_id)
     if rec is not None and kernel is not None and kernel["tag"] != rec.tag:
         kernel = None  # the id was reused by someone else: not ours
     if kernel is None:
@@ -57,10 +53,16 @@ def list_programs(
     show_all: bool,
     program_type: str | None,
     selector: dict[str, str],
-    memlock: bool = True,
+    brief: bool = False,
 ) -> list[dict[str, Any]]:
-    """ListResponse results: bpfman's programs (and, with *show_all*, every other one)."""
+    """ListResponse results: bpfman's programs (and, with *show_all*, every other one).
+
+    With *brief* each ``kernel_info`` holds only what the CLI's table shows
+    (``views.kernel_brief_by_id``: id, name, program_type, tag), read without
+    map ids, load-time formatting or a /proc read per program.
+    """
     words, kernel_type = _type_filter(program_type)
+    read_kernel = views.kernel_brief_by_id if brief else views.kernel_info_by_id
     records = {r.id: r for r in mgr.store.programs()}
     links: dict[int, list[int]] = {}
     for link in mgr.store.links():
@@ -77,7 +79,7 @@ def list_programs(
             continue
         if rec is not None and not _matches(rec, words, selector):
             continue
-        kernel = _kernel(prog_id, memlock)
+        kernel = read_kernel(prog_id)
         if kernel is None or (rec is not None and kernel["tag"] != rec.tag):
             continue  # gone from the kernel: doctor reports it
         if kernel_type is not None and kernel["program_type"] != kernel_type:
