@@ -53,3 +53,25 @@ def test_cli_import_is_lazy() -> None:
     assert "bpfman.cli.main" in loaded
     assert not [n for n in loaded if n.startswith("rich")]
     assert "bpfman._libbpf" not in loaded and "bpfman.features" not in loaded
+
+
+def test_shell_completion(cli) -> None:
+    script = cli("completion", "bash").out
+    assert "_BPFMAN_COMPLETE=bash_complete" in script and "complete -o nosort" in script
+    assert "compdef" in cli("completion", "zsh").out
+
+    from clitool import BPFMAN
+
+    def complete(line: str) -> list[str]:
+        words = line.split(" ")
+        env = dict(cli.env, COMP_WORDS=line, COMP_CWORD=str(len(words) - 1),
+                   _BPFMAN_COMPLETE="bash_complete")  # fmt: skip
+        out = subprocess.run([BPFMAN], env=env, capture_output=True, text=True, check=True).stdout
+        return [w.split(",", 1)[1] for w in out.split()]
+
+    assert complete("bpfman li") == ["list"]
+    assert complete("bpfman list pro") == ["programs"]
+    attach_types = set(complete("bpfman attach 5 "))
+    assert {"xdp", "tc", "tcx", "tracepoint", "kprobe", "uprobe"} <= attach_types
+    r = cli("completion", "tcsh", rc=2)
+    assert "tcsh" in r.err

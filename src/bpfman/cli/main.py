@@ -18,9 +18,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "probe": ("bpfman.cli.main", "probe"),
     "serve": ("bpfman.cli.serve", "serve"),
     "image": ("bpfman.cli.images", "image_group"),
+    "completion": ("bpfman.cli.main", "completion"),
 }
 # lazy commands that run without the manager commands' global options (``Ctx``)
-STANDALONE = frozenset({"probe", "serve"})
+STANDALONE = frozenset({"probe", "serve", "completion"})
 MANAGER_MODULE = "bpfman.cli.manage"
 
 
@@ -106,6 +107,17 @@ def probe(output: str) -> None:
         mark = "[green]yes[/green]" if f.available else "[red]no[/red]"
         table.add_row(f.name, mark, f.detail)
     Console().print(table)
+
+
+@click.command("completion")
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the shell completion script, e.g. `eval "$(bpfman completion bash)"`."""
+    from click.shell_completion import get_completion_class
+
+    cls = get_completion_class(shell)
+    assert cls is not None  # click ships these three
+    click.echo(cls(main, {}, "bpfman", "_BPFMAN_COMPLETE").source())
 
 
 if __name__ == "__main__":
