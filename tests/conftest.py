@@ -69,6 +69,36 @@ def _foreign_ids() -> dict[str, set[str]]:
     return out
 
 
+def _pinned_elsewhere() -> dict[str, set[str]]:
+    """Kernel object ids pinned in bpffs mounts other than /sys/fs/bpf and this process's
+    runtime dirs: another bpfman (a benchmark, a demo, a parallel suite) holds them."""
+    from bpfman import _sys
+
+    out: dict[str, set[str]] = {"programs": set(), "maps": set(), "links": set()}
+    keys = {"prog_id": "programs", "map_id": "maps", "link_id": "links"}
+    mine = f"/run/bpfman-test-{os.getpid()}-"
+    with open("/proc/self/mountinfo") as f:
+        mounts = [line.split()[4] for line in f if " - bpf " in line]
+    for mount in mounts:
+        if mount == "/sys/fs/bpf" or mount.startswith(mine):
+            continue
+        for root, _, files in os.walk(mount):
+            for name in files:
+                try:
+                    fd = _sys.obj_get(os.path.join(root, name))
+                except Exception:
+                    continue
+                try:
+                    with open(f"/proc/self/fdinfo/{fd}") as info:
+                        for line in info:
+                            k, _, v = line.partition(":")
+                            if k in keys:
+                                out[keys[k]].add(v.strip())
+                finally:
+                    os.close(fd)
+    return out
+
+
 def _foreign_name(name: str) -> bool:
     """A pin dir or netns named ``...-<pid>-...`` by another live test process."""
     for part in os.path.basename(name).split("-"):
@@ -103,6 +133,8 @@ def residue(before: dict[str, set[str]]) -> dict[str, set[str]]:
         left = {k: now[k] - before[k] for k in now if now[k] - before[k]}
         if left:
             foreign = _foreign_ids()
+            for k, ids in _pinned_elsewhere().items():
+                foreign[k] = foreign.get(k, set()) | ids
             for k in list(left):
                 left[k] -= foreign.get(k, set())
                 left[k] = {
