@@ -80,6 +80,12 @@ def test_unload_detaches_links_first(cli, bpf_obj) -> None:
     assert loaded[1]["info"]["map_owner_id"] == ids[0]  # one object: shared maps
     for prog_id, tp in zip(ids, ["sys_enter_kill", "sys_enter_getppid"], strict=True):
         cli("attach", str(prog_id), "tracepoint", "-t", f"syscalls/{tp}")
+    r = cli("attach", str(ids[1]), "tracepoint", "-t", "syscalls/sys_enter_getppid", rc=1)
+    assert r.err.strip() == (
+        "Error: cannot attach count_getppid to tracepoint syscalls/sys_enter_getppid:"
+        " it is already attached there"
+    )
+    assert len(cli("list", "links", "-o", "json").json()) == 2  # the refused one left nothing
     r = cli("unload", str(ids[0]), rc=1)
     assert f"used by program(s) {ids[1]}" in r.err
     cli("unload", str(ids[1]))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 from typing import TYPE_CHECKING
 
 from bpfman import _libbpf
 from bpfman._libbpf import lib
-from bpfman.errors import from_errno
+from bpfman.errors import BpfError, from_errno
 from bpfman.kinds import AttachType
 from bpfman.link import Link
 
@@ -25,6 +26,11 @@ def link_perf_event(prog: Program, perf_fd: int, description: str, close_perf_fd
         o = _libbpf.opts(_libbpf.bpf_link_create_opts)
         with _libbpf.capture() as log:
             fd = lib.bpf_link_create(prog.fd, perf_fd, int(AttachType.PERF_EVENT), ctypes.byref(o))
+        if fd == -errno.EEXIST:  # the kernel runs a program at most once per perf event
+            raise BpfError(
+                f"cannot attach {prog.name} to {description}: it is already attached there",
+                errno=errno.EEXIST,
+            )
         if fd < 0:
             raise from_errno(f"cannot attach {prog.name} to {description}", fd, log)
         return Link(fd, description=description)
