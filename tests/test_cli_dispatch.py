@@ -242,3 +242,34 @@ def test_xdp_dispatcher_mode_from_config(cli, bpf_obj, veth, tmp_path) -> None:
             m.unload(b)
             m.unload(a)
     assert xdp_attach.query(veth.host).prog_id == 0
+
+
+def test_image_loaded_programs_share_a_hook(cli, mgr, bpf_obj, veth) -> None:
+    """The operator's flow: programs from an OCI image, several on one XDP hook; the
+    dispatcher reloads them as extensions from the image manifest they were loaded from."""
+    import dataclasses
+
+    from bpfman import images
+    from bpfman.images import build
+    from registryutil import LocalRegistry
+
+    reg = LocalRegistry()
+    try:
+        url = reg.url("tests/net:v1")
+        build.push(url, build.build(build.plan(build.inputs_from(bpf_obj("net"), None, {}))),
+                   multi_arch=False)  # fmt: skip
+        spec = LoadSpec(parse_requests(["xdp:xdp_pass xdp:xdp_pass2"]), image_url=url)
+        ready, _ = images.prepare_load(mgr, dataclasses.replace(spec, pull_policy="IfNotPresent"))
+        a, b = (rec.id for rec in mgr.load(ready))
+    finally:
+        reg.close()  # from here on only the cache: the dispatcher must not need the registry
+    try:
+        la = attach(cli, a, "xdp", veth.host, 10)
+        attach(cli, b, "xdp", veth.host, 20)
+        assert positions(mgr, la) == [0]
+        assert veth.send(3, to="host") == 3
+        assert counter(cli, a, XDP_PASS) == 3 and counter(cli, a, XDP_PASS2) == 3
+    finally:
+        mgr.unload(b)
+        mgr.unload(a)
+    assert xdp_attach.query(veth.host).prog_id == 0

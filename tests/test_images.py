@@ -240,6 +240,37 @@ def test_tampered_cache_is_refused(cli, basic_image) -> None:
     assert pull(cache_dir(cli).parent, basic_image, "Never").from_cache
 
 
+def test_the_loaded_manifest_is_recorded_and_reread_from_the_cache(cli, basic_image) -> None:
+    """What a dispatcher reloads an image-loaded program from: the manifest it was loaded
+    from (the tag may move), read from the cache and checked again."""
+    from bpfman.manager.core import Manager
+
+    loaded = cli("load", "image", "-i", basic_image, "--programs", "tracepoint:count_kill",
+                 "-o", "json").json()  # fmt: skip
+    prog_id = loaded[0]["kernel_info"]["id"]
+    root = str(cache_dir(cli).parent)
+    with Manager(cli.runtime) as mgr:
+        rec = mgr.store.program(prog_id)
+    assert rec is not None and rec.path is None
+    assert rec.image_digest == pull(Path(root), basic_image, "Never").manifest_digest
+    path = images.object_of(root, basic_image, rec.image_digest)
+    with open(path, "rb") as f, open(pull(Path(root), basic_image).object_path, "rb") as g:
+        assert f.read() == g.read()
+    (layer_hex,) = os.listdir(cache_dir(cli) / "objects")
+    layer = cache_dir(cli) / "blobs" / "sha256" / layer_hex
+    good = layer.read_bytes()
+    layer.write_bytes(good[:-20] + bytes(20))
+    with pytest.raises(images.TamperedCache):
+        images.object_of(root, basic_image, rec.image_digest)
+    layer.unlink()
+    with pytest.raises(images.ImageError, match="no longer in the cache"):
+        images.object_of(root, basic_image, rec.image_digest)
+    with pytest.raises(images.ImageError, match="no longer in the cache"):
+        images.object_of(root, basic_image, "sha256:" + "0" * 64)
+    layer.write_bytes(good)
+    cli("unload", str(prog_id))
+
+
 # ---------------------------------------------------------------------- multi-arch, ELF checks
 
 

@@ -129,3 +129,42 @@ def test_reconcile_tc_filters() -> None:
         ("orphan-tc-filter", "tc ingress filter 1:0x1 on ifindex 3 in /run/netns/x"),
         ("tc-filter-missing", "link 21"),
     }
+
+
+def test_store_migrates_an_old_database(tmp_path) -> None:
+    import sqlite3
+    import threading
+
+    from bpfman.manager import store
+
+    path = str(tmp_path / "db" / "bpfman.db")
+    (tmp_path / "db").mkdir()
+    old = sqlite3.connect(path)
+    old.executescript(store.MIGRATIONS[0] + "; PRAGMA user_version=1;")
+    old.execute(
+        "INSERT INTO programs (id, name, kind, path, map_pin_path, tag)"
+        " VALUES (7, 'count', 2, '/x.o', '/run/bpfman/fs/maps/7', 'abcd')"
+    )
+    old.commit()
+    old.close()
+    errors: list[BaseException] = []
+
+    def open_store() -> None:
+        try:
+            store.Store(path).close()
+        except BaseException as e:
+            errors.append(e)
+
+    openers = [threading.Thread(target=open_store) for _ in range(4)]  # race the migration
+    for t in openers:
+        t.start()
+    for t in openers:
+        t.join()
+    assert errors == []
+    s = store.Store(path)
+    try:
+        assert s.schema_version == len(store.MIGRATIONS)
+        rec = s.program(7)
+        assert rec is not None and rec.path == "/x.o" and rec.image_digest is None
+    finally:
+        s.close()

@@ -29,7 +29,7 @@ from bpfman.images.errors import (
     TamperedCache,
 )
 from bpfman.images.labels import Labels
-from bpfman.images.pull import PulledImage, images_dir, pull
+from bpfman.images.pull import PulledImage, images_dir, object_of, pull
 from bpfman.images.reference import PullPolicy
 from bpfman.images.signing import SigningPolicy
 
@@ -60,7 +60,12 @@ def prepare_load(
         SigningPolicy.from_config(mgr.config.signing),
     )
     check_requests(pulled.labels, spec.requests, pulled.reference)
-    ready = dataclasses.replace(spec, path=pulled.object_path, pull_policy=pulled.policy.word)
+    ready = dataclasses.replace(
+        spec,
+        path=pulled.object_path,
+        pull_policy=pulled.policy.word,
+        image_digest=pulled.manifest_digest,
+    )
     return ready, pulled
 
 
@@ -77,6 +82,7 @@ __all__ = [
     "SigningPolicy",
     "TamperedCache",
     "images_dir",
+    "object_of",
     "prepare_load",
     "pull",
 ]

@@ -93,6 +93,27 @@ def pull(
     )
 
 
+def object_of(runtime_root: str, url: str, manifest_digest: str) -> str:
+    """The object of the platform manifest *manifest_digest* of image *url*, from the cache
+    only (checked against its digests, written out again): what a program was loaded from."""
+    image = str(parse(url))
+    cache = ImageCache(images_dir(runtime_root))
+    manifest = cache.blob(manifest_digest, image)
+    if manifest is None:
+        raise NotCached(
+            f"image {image} (manifest {manifest_digest}) is no longer in the cache:"
+            " pull it again or reload the program"
+        )
+    doc = parse_json(manifest, f"manifest {manifest_digest}")
+    _, layer_d = layout.config_and_layer(doc, image)
+    layer = cache.blob(layer_d.digest, image)
+    if layer is None:
+        raise NotCached(f"image {image}: its layer {layer_d.digest} is no longer in the cache")
+    name, obj = layout.first_file(layer, image)
+    check_bpf_object(obj, f"the object {name} of image {image}")
+    return cache.write_object(layer_d.digest, name, obj)
+
+
 def _fetch(
     cache: ImageCache,
     ref: Reference,

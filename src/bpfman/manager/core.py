@@ -43,6 +43,7 @@ class LoadSpec:
     requests: list[ProgramRequest]
     path: str | None = None
     image_url: str | None = None
+    image_digest: str | None = None  # the manifest pulled for image_url (set by images)
     pull_policy: str | None = None
     globals: dict[str, bytes] = field(default_factory=dict)
     metadata: dict[str, str] = field(default_factory=dict)
@@ -184,6 +185,7 @@ class Manager:
                     tag=prog.info().tag,
                     globals=dict(spec.globals),
                     metadata=metadata,
+                    image_digest=spec.image_digest if spec.image_url else None,
                 )
                 records.append(rec)
             with self.store.transaction():

@@ -92,13 +92,18 @@ def _loader(mgr: Manager, rec: ProgramRecord, disp: Program, stub: str) -> Progr
     """Load *rec*'s program as an extension of *stub*, sharing the loaded program's maps."""
     from bpfman.dispatch.extension import load_extension
 
-    if not rec.path:
+    path = rec.path
+    if not path and rec.image_url and rec.image_digest:
+        from bpfman import images
+
+        path = images.object_of(mgr.paths.root, rec.image_url, rec.image_digest)
+    if not path:
         raise PreconditionError(
             f"program {rec.id} has no bytecode file to load into a dispatcher (image: reload it)"
         )
     with mgr.open_program(rec) as loaded:
         return load_extension(
-            rec.path,
+            path,
             rec.name,
             disp,
             stub,

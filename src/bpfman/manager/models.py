@@ -72,6 +72,7 @@ class ProgramRecord:
     tag: str
     globals: dict[str, bytes] = field(default_factory=dict)
     metadata: dict[str, str] = field(default_factory=dict)
+    image_digest: str | None = None  # the platform manifest an image-loaded program came from
 
     @property
     def type_word(self) -> str:

@@ -64,6 +64,9 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (link_id, key)
     );
     """,
+    # 2: the image manifest an image-loaded program came from (dispatchers reload it from
+    # the cache by that digest: the tag may have moved since)
+    "ALTER TABLE programs ADD COLUMN image_digest TEXT;",
 ]
 
 
@@ -84,13 +87,17 @@ class Store:
         self.db.close()
 
     def _migrate(self) -> None:
-        version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        """Run the migrations this database lacks, each in its own write transaction; the
+        version is read inside it, so two processes opening an old database race safely."""
+        while self.schema_version < len(MIGRATIONS):
             with self.transaction():
-                for stmt in script.split(";"):
+                version = self.schema_version
+                if version >= len(MIGRATIONS):
+                    break
+                for stmt in MIGRATIONS[version].split(";"):
                     if stmt.strip():
                         self.db.execute(stmt)
-                self.db.execute(f"PRAGMA user_version={number}")
+                self.db.execute(f"PRAGMA user_version={version + 1}")
 
     @property
     def schema_version(self) -> int:
@@ -112,7 +119,8 @@ class Store:
         db = self.db
         db.execute(
             "INSERT INTO programs (id, name, kind, retprobe, path, image_url, pull_policy,"
-            " attach_fn, map_owner_id, map_pin_path, tag) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            " attach_fn, map_owner_id, map_pin_path, tag, image_digest)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 rec.id,
                 rec.name,
@@ -125,6 +133,7 @@ class Store:
                 rec.map_owner_id,
                 rec.map_pin_path,
                 rec.tag,
+                rec.image_digest,
             ),
         )
         db.executemany(
@@ -183,6 +192,7 @@ class Store:
             tag=row["tag"],
             globals=globs,
             metadata=meta,
+            image_digest=row["image_digest"],
         )
 
     def map_users(self, owner_id: int) -> list[int]:
