@@ -406,6 +406,52 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
+def test_shipped_systemd_units(cli, tmp_path) -> None:
+    """dist/systemd: systemd accepts the units, the socket is the daemon's default path and
+    mode, and `bpfman serve` serves the socket systemd-socket-activate passes it."""
+    import configparser
+
+    from bpfman.server import DEFAULT_SOCKET
+
+    units = Path(__file__).resolve().parent.parent / "dist" / "systemd"
+    socket_unit = configparser.ConfigParser(interpolation=None)
+    socket_unit.read(units / "bpfman.socket")
+    assert socket_unit["Socket"]["ListenStream"] == DEFAULT_SOCKET
+    assert socket_unit["Socket"]["SocketMode"] == "0660"
+    service = (units / "bpfman.service").read_text()
+    assert "ExecStart=/usr/local/bin/bpfman serve --idle-timeout 15\n" in service
+    (tmp_path / "bpfman.service").write_text(
+        service.replace("/usr/local/bin/bpfman", BPFMAN)  # the command as installed here
+    )
+    (tmp_path / "bpfman.socket").write_text((units / "bpfman.socket").read_text())
+    verify = subprocess.run(
+        ["systemd-analyze", "verify", str(tmp_path / "bpfman.socket"),
+         str(tmp_path / "bpfman.service")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert (verify.returncode, verify.stderr) == (0, "")
+    sock = str(tmp_path / "activated.sock")
+    proc = subprocess.Popen(
+        ["systemd-socket-activate", "-l", sock, BPFMAN, "--runtime-dir", cli.runtime, "serve",
+         "--socket", str(tmp_path / "unused.sock"), "--idle-timeout", "1"],
+        env=cli.env, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        for _ in range(200):  # systemd-socket-activate listens, then waits for a connection
+            if os.path.exists(sock):
+                break
+            time.sleep(0.01)
+        with grpc.insecure_channel(f"unix:{sock}", options=FAST_RECONNECT) as channel:
+            stub = pb_grpc.BpfmanStub(channel)
+            assert stub.List(pb.ListRequest(bpfman_programs_only=True), timeout=20).results == []
+        _, err = proc.communicate(timeout=20)  # the idle timeout ends it
+        assert proc.returncode == 0 and "Traceback" not in err, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def test_socket_activation(cli, tmp_path) -> None:
     """systemd's way: a listening socket as fd 3, LISTEN_PID and LISTEN_FDS set."""
     sock = str(tmp_path / "activated.sock")
