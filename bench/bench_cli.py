@@ -97,9 +97,19 @@ def cleanup(rt: str) -> None:
     shutil.rmtree(rt, ignore_errors=True)
 
 
-def main() -> int:
+def ensure_bpftool() -> None:
     if not os.path.exists(BPFTOOL):
         subprocess.run(["bash", str(ROOT / "bench" / "setup_bpftool.sh")], check=True)
+
+
+def print_table(rows: list[tuple[str, str, str]]) -> None:
+    print("| measure | pybpfman | peer / note |\n|---|---|---|")
+    for r in rows:
+        print(f"| {r[0]} | {r[1]} | {r[2]} |")
+
+
+def main() -> int:
+    ensure_bpftool()
     rt = f"/run/bpfman-bench-{os.getpid()}"
     rows: list[tuple[str, str, str]] = []
     try:
@@ -130,9 +140,7 @@ def main() -> int:
                      f"{full / empty:.2f}x of the above"))  # fmt: skip
     finally:
         cleanup(rt)
-    print("| measure | pybpfman | peer / note |\n|---|---|---|")
-    for r in rows:
-        print(f"| {r[0]} | {r[1]} | {r[2]} |")
+    print_table(rows)
     return 0
 
 

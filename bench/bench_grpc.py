@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 import grpc
 
-from bench_cli import BPFMAN, BPFTOOL, OBJ, ROOT, bpftool_cycle, cleanup, timed
+from bench_cli import BPFMAN, OBJ, bpftool_cycle, cleanup, ensure_bpftool, print_table, timed
 from bpfman.server import bpfman_pb2 as pb
 from bpfman.server import bpfman_pb2_grpc as pb_grpc
 
@@ -93,8 +93,7 @@ def kernel_detach() -> float:
 
 
 def main() -> int:
-    if not os.path.exists(BPFTOOL):
-        subprocess.run(["bash", str(ROOT / "bench" / "setup_bpftool.sh")], check=True)
+    ensure_bpftool()
     rt = f"/run/bpfman-bench-grpc-{os.getpid()}"
     sock_dir = tempfile.mkdtemp(prefix="bench-grpc-")
     sock = os.path.join(sock_dir, "bpfman.sock")
@@ -126,9 +125,7 @@ def main() -> int:
         daemon.wait(timeout=30)
         cleanup(rt)
         os.rmdir(sock_dir)
-    print("| measure | pybpfman | peer / note |\n|---|---|---|")
-    for r in rows:
-        print(f"| {r[0]} | {r[1]} | {r[2]} |")
+    print_table(rows)
     return 0
 
 

@@ -279,3 +279,16 @@ def test_socket_activation_fd_count() -> None:
     assert activation_fd_count({"LISTEN_PID": "10", "LISTEN_FDS": "1"}, 10) == 1
     assert activation_fd_count({"LISTEN_PID": "11", "LISTEN_FDS": "1"}, 10) == 0  # not ours
     assert activation_fd_count({"LISTEN_PID": "10", "LISTEN_FDS": "x"}, 10) == 0
+
+
+def test_relay_closes_when_never_started(tmp_path) -> None:
+    """The daemon closes the relay when binding its private socket failed (never started)."""
+    import socket
+
+    from bpfman.server.activation import Relay
+
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(tmp_path / "s"))
+    listener.listen()
+    Relay(listener, str(tmp_path / "nobody")).close()
+    assert listener.fileno() == -1

@@ -356,6 +356,11 @@ def test_generate_build_args(cli, bpf_obj, tmp_path) -> None:
         build.plan(build.inputs_from(None, None, {"BC_S390X_EB": bpf_obj("basic")}))
     with pytest.raises(images.InputError, match="No such file or directory"):
         build.inputs_from(None, str(tmp_path / "empty-dir-missing"), {})
+    # the CLI writes the --bc-* options out (its --help imports no bpfman.images): the same slots
+    from bpfman.cli.images import _SLOT_OPTIONS
+    from bpfman.images.platform import SLOTS
+
+    assert [f"--bc-{arch}-{endian}" for arch, endian in _SLOT_OPTIONS] == [s.option for s in SLOTS]
 
 
 # ---------------------------------------------------------------------- registry auth
@@ -465,6 +470,39 @@ def test_bearer_token_registry(registry, bpf_obj, tmp_path) -> None:
         assert front.scopes == ["repository:tests/token:pull"]  # one token, reused
     finally:
         front.close()
+
+
+def test_misbehaving_registry_is_one_line_error(tmp_path) -> None:
+    """A manifest cut short is an unreachable registry; an error body is read only so far."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            cut = self.path.endswith("/manifests/cut")
+            self.send_response(200 if cut else 500)
+            self.send_header("Content-Length", str(1000 if cut else 8 << 20))
+            self.end_headers()
+            self.wfile.write(b"{" * 10 if cut else b" " * (8 << 20))
+
+    class Server(ThreadingHTTPServer):
+        def handle_error(self, *args: object) -> None:
+            pass  # the client hangs up on the oversized body
+
+    server = Server(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    host = f"127.0.0.1:{server.server_address[1]}"
+    try:
+        with pytest.raises(images.RegistryUnreachable, match=f"cannot reach registry {host}"):
+            pull(tmp_path, f"{host}/tests/misbehave:cut")
+        with pytest.raises(images.ImageError, match=r"registry answered 500 \(Internal Server"):
+            pull(tmp_path, f"{host}/tests/misbehave:big-error")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 # ---------------------------------------------------------------------- signatures

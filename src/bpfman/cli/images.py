@@ -6,36 +6,23 @@ are cached under ``<runtime>/images/``; see ``bpfman.images``.
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
 
+from bpfman.cli.manage import OUTPUT, ctx_obj, handled
+
 F = TypeVar("F", bound=Callable[..., Any])
 
-OUTPUT = click.option(
-    "-o", "--output", type=click.Choice(["table", "json"]), default="table", help="output format"
-)
-# --bc-<goarch>-<el|eb> FILE: one object per platform (bpfman's build-arg names)
+# --bc-<goarch>-<el|eb> FILE: one object per platform (bpfman's build-arg names; the
+# slots of bpfman.images.platform.SLOTS, written out so that `--help` needs no bpfman.images)
 _SLOT_OPTIONS = [
     ("386", "el"), ("amd64", "el"), ("arm", "el"), ("arm64", "el"), ("loong64", "el"),
     ("mips", "eb"), ("mipsle", "el"), ("mips64", "eb"), ("mips64le", "el"), ("ppc64", "eb"),
     ("ppc64le", "el"), ("riscv64", "el"), ("s390x", "eb"),
 ]  # fmt: skip
-
-
-def _handled(fn: F) -> F:
-    """The manager CLI's error handling (one line, exit 1 or 2), imported when run."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from bpfman.cli.manage import handled
-
-        return handled(fn)(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _sources(fn: F) -> F:
@@ -70,7 +57,6 @@ def _plan(bytecode_file: str | None, cilium_ebpf_project: str | None, slots: dic
 
 
 def _runtime_root() -> str:
-    from bpfman.cli.manage import ctx_obj
     from bpfman.manager.paths import DEFAULT_RUNTIME_DIR
 
     ctx = ctx_obj()
@@ -78,7 +64,6 @@ def _runtime_root() -> str:
 
 
 def _signing() -> Any:
-    from bpfman.cli.manage import ctx_obj
     from bpfman.images import SigningPolicy
     from bpfman.manager.config import Config
     from bpfman.manager.paths import DEFAULT_CONFIG
@@ -97,7 +82,7 @@ def image_group() -> None:
 @click.option("-r", "--registry-auth", default=None, help="BASE64(USER:PASSWORD)")
 @click.option("-p", "--pull-policy", default="IfNotPresent", help="Always|IfNotPresent|Never")
 @OUTPUT
-@_handled
+@handled
 def pull(image_url: str, registry_auth: str | None, pull_policy: str, output: str) -> None:
     from bpfman import images
 
@@ -153,7 +138,7 @@ def pull(image_url: str, registry_auth: str | None, pull_policy: str, output: st
 @_sources
 @click.option("--registry-auth", default=None, help="BASE64(USER:PASSWORD) for the push")
 @OUTPUT
-@_handled
+@handled
 def build_cmd(
     tag: str,
     bytecode_file: str | None,
@@ -194,7 +179,7 @@ def build_cmd(
     "a Containerfile build of a bytecode image needs.",
 )
 @_sources
-@_handled
+@handled
 def generate_build_args(
     bytecode_file: str | None, cilium_ebpf_project: str | None, **slots: Any
 ) -> None:

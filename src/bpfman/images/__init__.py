@@ -28,7 +28,7 @@ from bpfman.images.errors import (
     SignatureError,
     TamperedCache,
 )
-from bpfman.images.labels import Labels
+from bpfman.images.labels import Labels, check_requests
 from bpfman.images.pull import PulledImage, images_dir, object_of, pull
 from bpfman.images.reference import PullPolicy
 from bpfman.images.signing import SigningPolicy
@@ -47,9 +47,6 @@ def prepare_load(
     Raises ``InputError`` (a requested program not in the image, or of another
     type), ``ImageError`` and its kinds (registry, cache, signature problems).
     """
-    from bpfman.images.labels import check_requests
-    from bpfman.manager.parse import InputError
-
     if not spec.image_url:
         raise InputError("load image needs an image URL")
     pulled = pull(

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from bpfman.images.errors import ImageError, TamperedCache
+from bpfman.images.layout import sha256_digest
 from bpfman.images.reference import Reference
 
 _HEX = frozenset("0123456789abcdef")
@@ -86,7 +87,7 @@ class ImageCache:
     # ------------------------------------------------------------------ blobs
 
     def put_blob(self, digest: str, data: bytes) -> None:
-        if "sha256:" + hashlib.sha256(data).hexdigest() != digest:
+        if sha256_digest(data) != digest:
             raise ImageError(f"blob {digest}: content does not match the digest")
         self._write(self._blob_path(digest), data)
 
@@ -97,7 +98,7 @@ class ImageCache:
                 data = f.read()
         except FileNotFoundError:
             return None
-        actual = "sha256:" + hashlib.sha256(data).hexdigest()
+        actual = sha256_digest(data)
         if actual != digest:
             raise TamperedCache(
                 f"image {image}: the cached blob {digest} now hashes to {actual} "

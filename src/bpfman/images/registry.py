@@ -25,6 +25,7 @@ from bpfman.images.reference import Reference
 
 MAX_MANIFEST = 4 << 20
 MAX_BLOB = 128 << 20
+MAX_SMALL = 64 << 10  # a token answer or an error body
 USER_AGENT = "pybpfman"
 _CHALLENGE_PARAM = re.compile(r'(\w+)\s*=\s*(?:"([^"]*)"|([^\s,]+))')
 
@@ -38,8 +39,7 @@ class Manifest:
     digest: str
 
     def json(self) -> dict[str, Any]:
-        value = parse_json(self.data, f"manifest {self.digest}")
-        return value
+        return parse_json(self.data, f"manifest {self.digest}")
 
 
 def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
@@ -97,13 +97,8 @@ class Registry:
                 resp = self._client.send(req, stream=True)
             except httpx.InvalidURL as e:
                 raise ImageError(f"registry {self.ref.host}: bad URL ({e})") from None
-            except httpx.TimeoutException:
-                raise RegistryUnreachable(f"registry {self.ref.host}: timed out") from None
             except httpx.TransportError as e:
-                reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-                raise RegistryUnreachable(
-                    f"cannot reach registry {self.ref.host}: {reason}"
-                ) from None
+                raise self._unreachable(e) from None
             if resp.status_code != 401 or attempt == 1:
                 break
             challenge = resp.headers.get("WWW-Authenticate", "")
@@ -111,7 +106,6 @@ class Registry:
             self._auth = self._answer(challenge)
         try:
             if resp.status_code == 401:
-                resp.read()
                 if self.credentials is None:
                     raise ImageError(
                         f"registry {self.ref.host} requires credentials (--registry-auth)"
@@ -146,15 +140,18 @@ class Registry:
         if self.credentials is not None:
             headers["Authorization"] = self.credentials.basic()
         try:
-            resp = self._client.get(realm, params=query, headers=headers)
+            with self._client.stream("GET", realm, params=query, headers=headers) as resp:
+                if resp.status_code in (401, 403):
+                    who = f"as {self.credentials.username!r}" if self.credentials else "anonymously"
+                    raise ImageError(f"registry {self.ref.host}: token refused {who}")
+                if resp.status_code != 200:
+                    raise ImageError(
+                        f"registry {self.ref.host}: token service answered {resp.status_code}"
+                    )
+                data = self._read(resp, MAX_SMALL, f"the token from {realm}")
         except (httpx.HTTPError, httpx.InvalidURL) as e:
             raise RegistryUnreachable(f"token service {realm}: {e}") from None
-        if resp.status_code in (401, 403):
-            who = f"as {self.credentials.username!r}" if self.credentials else "anonymously"
-            raise ImageError(f"registry {self.ref.host}: token refused {who}")
-        if resp.status_code != 200:
-            raise ImageError(f"registry {self.ref.host}: token service answered {resp.status_code}")
-        body = parse_json(resp.content, f"token from {realm}")
+        body = parse_json(data, f"token from {realm}")
         token = body.get("token") or body.get("access_token")
         if not isinstance(token, str) or not token:
             raise ImageError(f"registry {self.ref.host}: the token service gave no token")
@@ -162,25 +159,36 @@ class Registry:
 
     def _fail(self, resp: httpx.Response, what: str) -> ImageError:
         try:
-            resp.read()
-            errors = parse_json(resp.content, "error").get("errors") or []
+            body = self._read(resp, MAX_SMALL, "the error")
+            errors = parse_json(body, "error").get("errors") or []
             detail = "; ".join(str(e.get("message") or e.get("code")) for e in errors)
-        except (ImageError, AttributeError, httpx.HTTPError):
+        except (ImageError, AttributeError, TypeError):
             detail = ""
         detail = detail or resp.reason_phrase or str(resp.status_code)
         if resp.status_code == 404:
             return ImageNotFound(f"{what}: not found ({detail})")
         return ImageError(f"{what}: registry answered {resp.status_code} ({detail})")
 
-    @staticmethod
-    def _read(resp: httpx.Response, limit: int, what: str) -> bytes:
+    def _unreachable(self, e: httpx.TransportError) -> RegistryUnreachable:
+        if isinstance(e, httpx.TimeoutException):
+            return RegistryUnreachable(f"registry {self.ref.host}: timed out")
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        return RegistryUnreachable(f"cannot reach registry {self.ref.host}: {reason}")
+
+    def _read(self, resp: httpx.Response, limit: int, what: str) -> bytes:
+        """The body of *resp*, at most *limit* bytes; a transfer cut short is unreachable."""
         chunks: list[bytes] = []
         size = 0
-        for chunk in resp.iter_bytes():
-            size += len(chunk)
-            if size > limit:
-                raise ImageError(f"{what} is larger than {limit >> 20} MiB")
-            chunks.append(chunk)
+        try:
+            for chunk in resp.iter_bytes():
+                size += len(chunk)
+                if size > limit:
+                    raise ImageError(f"{what} is larger than {_size(limit)}")
+                chunks.append(chunk)
+        except httpx.TransportError as e:
+            raise self._unreachable(e) from None
+        except httpx.DecodingError:
+            raise ImageError(f"{what}: the registry sent a malformed body") from None
         return b"".join(chunks)
 
     # ------------------------------------------------------------------ pull
@@ -254,6 +262,10 @@ class Registry:
             if r.status_code not in (200, 201, 202):
                 raise self._fail(r, what)
         return sha256_digest(data)
+
+
+def _size(n: int) -> str:
+    return f"{n >> 20} MiB" if n >= 1 << 20 else f"{n >> 10} KiB"
 
 
 def _split(ref: str) -> tuple[str | None, str | None]:

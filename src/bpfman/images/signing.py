@@ -192,7 +192,7 @@ def attach_signature(reg: Registry, digest: str, payload: bytes, signature: byte
     """Push a cosign-format signature of *digest* (``sha256-<hex>.sig``); its manifest digest."""
     import json
 
-    from bpfman.images.layout import OCI_MANIFEST, sha256_digest
+    from bpfman.images.layout import OCI_CONFIG, OCI_MANIFEST, sha256_digest
 
     config = b"{}"
     layer = {
@@ -205,7 +205,7 @@ def attach_signature(reg: Registry, digest: str, payload: bytes, signature: byte
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
         "config": {
-            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "mediaType": OCI_CONFIG,
             "digest": sha256_digest(config),
             "size": len(config),
         },

@@ -77,7 +77,8 @@ class Relay:
     def close(self) -> None:
         """Stop accepting and cut the open connections; the listener stays (systemd's)."""
         self._stop.set()
-        self._thread.join()
+        if self._thread.is_alive():  # not started when binding the private socket failed
+            self._thread.join()
         with self._lock:
             for conn in self._conns:
                 with contextlib.suppress(OSError):

@@ -1,4 +1,4 @@
-"""Where a Load's bytecode comes from: a local file now; OCI images through an ``ImageSource``.
+"""Where a Load's bytecode comes from: a local file, or an OCI image through an ``ImageSource``.
 
 ``locate`` sets a LoadSpec's object file from the request's
 ``BytecodeLocation``. Images go to the daemon's ``ImageSource`` (``OciImages``:
@@ -17,13 +17,10 @@ from typing import TYPE_CHECKING, Protocol
 
 from bpfman.manager.errors import InputError
 from bpfman.server import bpfman_pb2 as pb
-from bpfman.server.status import Unimplemented
 
 if TYPE_CHECKING:
     from bpfman.images import Credentials
     from bpfman.manager.core import LoadSpec, Manager
-
-PULL_POLICIES = {0: "Always", 1: "IfNotPresent", 2: "Never"}  # BytecodeImage.image_pull_policy
 
 
 class ImageSource(Protocol):
@@ -37,16 +34,6 @@ class ImageSource(Protocol):
     def pull(self, mgr: Manager, image: pb.BytecodeImage) -> None:
         """Pull *image* into the cache, as its policy says."""
         ...
-
-
-class NoImages:
-    """The ImageSource until OCI images are wired in: every image is UNIMPLEMENTED."""
-
-    def prepare_load(self, mgr: Manager, spec: LoadSpec, image: pb.BytecodeImage) -> LoadSpec:
-        raise _unimplemented(image)
-
-    def pull(self, mgr: Manager, image: pb.BytecodeImage) -> None:
-        raise _unimplemented(image)
 
 
 class OciImages:
@@ -80,13 +67,6 @@ def _credentials(image: pb.BytecodeImage) -> Credentials | None:
     return Credentials.of(
         image.username if image.HasField("username") else None,
         image.password if image.HasField("password") else None,
-    )
-
-
-def _unimplemented(image: pb.BytecodeImage) -> Unimplemented:
-    return Unimplemented(
-        f"bytecode images are not supported yet ({image.url or 'no url'}):"
-        " load from a file (BytecodeLocation.file)"
     )
 
 
