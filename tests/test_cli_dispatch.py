@@ -209,6 +209,20 @@ def test_xdp_crash_after_swap_is_repaired(cli, mgr, bpf_obj, veth) -> None:
     mgr.unload(a)
 
 
+def test_gc_forgets_a_lost_program_with_two_links_on_one_hook(cli, mgr, bpf_obj, veth) -> None:
+    """gc drops each link before the next revision: the second detach must not reload the
+    first link's program, whose pin is gone, and leave the hook's dispatcher running."""
+    (prog,) = load(mgr, bpf_obj, "xdp:xdp_pass")
+    attach_here(mgr, prog, BpfmanType.XDP, veth.host, 10)
+    attach_here(mgr, prog, BpfmanType.XDP, veth.host, 20)
+    os.unlink(f"{cli.fs}/prog_{prog}")
+    assert [p.kind for p in reconcile.doctor(mgr)] == ["program-pin-missing"]
+    reconcile.gc(mgr)
+    assert reconcile.doctor(mgr) == []
+    assert mgr.links() == [] and mgr.programs() == []
+    assert cli.pins() == []  # no revision, no XDP link left on the interface
+
+
 def test_interface_removed_under_the_dispatchers(cli, mgr, bpf_obj) -> None:
     pair = VethPair("gone")
     try:

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from bpfman.program import Program
 
 NET_KINDS = (BpfmanType.XDP, BpfmanType.TC, BpfmanType.TCX)
+# other links an attach or detach changed (a dispatcher's members): link id -> (kernel link id,
+# params), for ``Store.update_links``
+Updates = dict[int, tuple[int | None, dict[str, Any]]]
 
 
 @dataclass
@@ -27,8 +30,7 @@ class AttachResult:
     kernel_link_id: int | None
     pin_path: str | None
     params: dict[str, Any] = field(default_factory=dict)
-    # other links the attach changed (a dispatcher's members): link id -> (kernel link id, params)
-    updates: dict[int, tuple[int | None, dict[str, Any]]] = field(default_factory=dict)
+    updates: Updates = field(default_factory=dict)
 
 
 @contextlib.contextmanager
@@ -259,7 +261,7 @@ def tc_siblings(mgr: Manager, link: LinkRecord) -> list[LinkRecord]:
     ]
 
 
-def detach(mgr: Manager, link: LinkRecord) -> dict[int, tuple[int | None, dict[str, Any]]]:
+def detach(mgr: Manager, link: LinkRecord) -> Updates:
     """Detach *link* in the kernel; returns the other links that changed (as ``updates``)."""
     if "dispatcher_id" in link.params:  # only then is it worth importing the dispatchers
         from bpfman.manager import dispatchers

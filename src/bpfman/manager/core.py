@@ -223,8 +223,7 @@ class Manager:
                         req.metadata,
                         link_id=link_id,
                     )
-                    for moved, (kernel_id, params) in result.updates.items():
-                        self.store.update_link(moved, kernel_id, params)
+                    self.store.update_links(result.updates)
                     if rec.kind == BpfmanType.TCX:
                         self._store_positions(result.params)
                 undo.commit()
@@ -245,8 +244,7 @@ class Manager:
         crash.point("detach:after-kernel")
         with self.store.transaction():
             self.store.delete_link(link.id)
-            for moved, (kernel_id, params) in updates.items():
-                self.store.update_link(moved, kernel_id, params)
+            self.store.update_links(updates)
             if link.kind == BpfmanType.TCX:
                 self._store_positions(link.params)
             if link.kind == BpfmanType.TC and link.params.get("tc_qdisc_created"):

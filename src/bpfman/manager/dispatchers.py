@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from bpfman.dispatch import MAX_PROGRAMS, Hook, Member, Slot, State, revision
 from bpfman.manager import crash
-from bpfman.manager.attacher import AttachResult, in_netns, tc_siblings
+from bpfman.manager.attacher import AttachResult, Updates, in_netns, tc_siblings
 from bpfman.manager.errors import PreconditionError
 from bpfman.manager.models import BpfmanType, LinkRecord, ProgramRecord
 
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from bpfman.program import Program
 
 HOOK_KIND = {BpfmanType.XDP: "xdp", BpfmanType.TC: "tc"}
-Updates = dict[int, tuple[int | None, dict[str, Any]]]  # link id -> (kernel link id, params)
 
 
 def enabled() -> bool:
@@ -177,14 +176,19 @@ def attach(
     crash.point("attach:after-kernel")
     undo.push(
         "restore the hook's previous dispatcher",
-        functools.partial(_restore, mgr, hook, links, state, params.get("netns")),
+        functools.partial(_restore, mgr, rec.kind, hook, links, state, params.get("netns")),
     )
     params.update(_hook_params(rec.kind, state, link_id))
     return AttachResult(state.link_ids[link_id], None, params, _updates(rec.kind, state, links))
 
 
 def _restore(
-    mgr: Manager, hook: Hook, links: list[LinkRecord], state: State, netns: str | None
+    mgr: Manager,
+    kind: BpfmanType,
+    hook: Hook,
+    links: list[LinkRecord],
+    state: State,
+    netns: str | None,
 ) -> None:
     """Undo an attach: the hook runs *links* again, as a fresh revision."""
     moved = [
@@ -201,12 +205,7 @@ def _restore(
     with in_netns(netns):
         restored = revision.apply(hook, _members(mgr, moved), state, xdp_mode=state.mode or "drv")
     with mgr.store.transaction():
-        for link_id, (kernel_id, params) in _updates(hook_kind(hook), restored, moved).items():
-            mgr.store.update_link(link_id, kernel_id, params)
-
-
-def hook_kind(hook: Hook) -> BpfmanType:
-    return BpfmanType.XDP if hook.kind == "xdp" else BpfmanType.TC
+        mgr.store.update_links(_updates(kind, restored, moved))
 
 
 def _hook_gone(params: dict[str, Any]) -> bool:
@@ -227,37 +226,38 @@ def _hook_gone(params: dict[str, Any]) -> bool:
 def detach(mgr: Manager, link: LinkRecord) -> Updates:
     """Take *link* off its hook's dispatcher; the hook's other links' new params."""
     fresh = mgr.store.link(link.id) or link  # an earlier detach may have moved it
-    kind = fresh.kind
-    all_links = [fresh, *members_of(mgr, kind, fresh.params, exclude=fresh.id)]
-    others = all_links[1:]
-    hook = hook_of(mgr, kind, fresh.params)
     if _hook_gone(fresh.params):  # the kernel dropped the hook with the interface: only pins left
-        revision.forget(hook, int(fresh.params["dispatcher_id"]))
+        revision.forget(hook_of(mgr, fresh.kind, fresh.params), int(fresh.params["dispatcher_id"]))
         return {}
-    keeps_qdisc = kind == BpfmanType.TC and any(
+    keeps_qdisc = fresh.kind == BpfmanType.TC and any(
         not is_member(s) or s.params.get("direction") != fresh.params.get("direction")
         for s in tc_siblings(mgr, fresh)
     )
-    with in_netns(fresh.params.get("netns")):
-        state = revision.apply(
-            hook,
-            _members(mgr, others),
-            current_state(all_links),
-            xdp_mode=str(fresh.params.get("xdp_mode") or "drv"),
-            remove_qdisc=not keeps_qdisc,
-        )
-    return _updates(kind, state, others)
+    others = members_of(mgr, fresh.kind, fresh.params, exclude=fresh.id)
+    return _reapply(mgr, fresh, others, [fresh, *others], remove_qdisc=not keeps_qdisc)
 
 
 def rebuild(mgr: Manager, link: LinkRecord) -> Updates:
     """Swap in a fresh revision of *link*'s hook from the database (gc's repair)."""
     links = [link, *members_of(mgr, link.kind, link.params, exclude=link.id)]
-    hook = hook_of(mgr, link.kind, link.params)
+    return _reapply(mgr, link, links, links)
+
+
+def _reapply(
+    mgr: Manager,
+    link: LinkRecord,
+    links: list[LinkRecord],
+    running: list[LinkRecord],
+    *,
+    remove_qdisc: bool = True,
+) -> Updates:
+    """Make *links* what *link*'s hook runs, replacing the revision *running* records."""
     with in_netns(link.params.get("netns")):
         state = revision.apply(
-            hook,
+            hook_of(mgr, link.kind, link.params),
             _members(mgr, links),
-            current_state(links),
+            current_state(running),
             xdp_mode=str(link.params.get("xdp_mode") or "drv"),
+            remove_qdisc=remove_qdisc,
         )
     return _updates(link.kind, state, links)

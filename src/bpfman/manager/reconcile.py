@@ -12,12 +12,13 @@ import contextlib
 import os
 import shutil
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bpfman.errors import BpfError
 from bpfman.manager.models import BpfmanType, LinkRecord
 
 if TYPE_CHECKING:
+    from bpfman.manager.attacher import Updates
     from bpfman.manager.core import Manager
 
 
@@ -109,13 +110,15 @@ def inspect(mgr: Manager) -> State:
                     st.link_pins[int(name)] = link.info().id
             except BpfError:
                 st.link_pins[int(name)] = None
+    from bpfman.dispatch import tc as tc_dispatcher
+
     namespaces = {""} | {key[0] for key in st.db_tc_links.values()}
     namespaces |= {key[0] for key in st.db_dispatcher_filters}
     for ns in sorted(namespaces):
         for key, prog_id in tc_filters(ns).items():
             if prog_id in st.db_programs:
                 st.tc_filters[key] = prog_id
-            elif key[3] == TC_DISPATCHER_PRIORITY and _is_tc_dispatcher(prog_id):
+            elif key[3] == tc_dispatcher.PRIORITY and _is_tc_dispatcher(prog_id):
                 st.dispatcher_filters[key] = prog_id
     for sub in ("xdp", "tc-ingress", "tc-egress"):
         root = os.path.join(fs, sub)
@@ -127,11 +130,9 @@ def inspect(mgr: Manager) -> State:
     return st
 
 
-TC_DISPATCHER_PRIORITY = 50
-
-
 def _inspect_member(mgr: Manager, rec: LinkRecord, st: State) -> None:
     """What a dispatcher member link needs: its revision's dir and slot pin, its hook's link."""
+    from bpfman.dispatch import tc as tc_dispatcher
     from bpfman.link import Link
     from bpfman.manager import dispatchers
 
@@ -146,18 +147,19 @@ def _inspect_member(mgr: Manager, rec: LinkRecord, st: State) -> None:
     else:
         handle = int(p.get("dispatcher_handle") or 0)
         ns = p.get("netns") or ""
-        key = (ns, hook.ifindex, hook.direction, TC_DISPATCHER_PRIORITY, handle)
+        key = (ns, hook.ifindex, hook.direction, tc_dispatcher.PRIORITY, handle)
         st.db_dispatcher_filters.add(key)
     with contextlib.suppress(BpfError), Link.from_pin(pin) as link:
         st.member_pins[rec.id] = link.info().id
 
 
 def _is_tc_dispatcher(prog_id: int) -> bool:
+    from bpfman.dispatch.revision import DISPATCHER_NAME
     from bpfman.program import Program
 
     try:
         with Program.from_id(prog_id) as prog:
-            return prog.name == "tc_dispatcher"
+            return prog.name == DISPATCHER_NAME["tc"]
     except BpfError:
         return False
 
@@ -370,7 +372,7 @@ def gc(mgr: Manager) -> list[str]:
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(p.path)
                 done.append(f"removed {p.path}")
-            elif p.kind == "orphan-link-pin":
+            elif p.kind in ("orphan-link-pin", "orphan-dispatcher-link"):
                 assert p.path
                 try:
                     Link.from_pin(p.path).detach()
@@ -387,14 +389,6 @@ def gc(mgr: Manager) -> list[str]:
                 assert p.path
                 remove_revision(p.path)
                 done.append(f"removed {p.path}")
-            elif p.kind == "orphan-dispatcher-link":
-                assert p.path
-                try:
-                    Link.from_pin(p.path).detach()
-                except BpfError:
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(p.path)
-                done.append(f"detached and removed {p.path}")
             elif p.kind in ("orphan-tc-filter", "orphan-dispatcher-filter"):
                 from bpfman.attach import tc
                 from bpfman.manager.attacher import in_netns
@@ -412,15 +406,8 @@ def gc(mgr: Manager) -> list[str]:
             elif p.kind in ("link-pin-missing", "link-without-program", "link-pin-mismatch"):
                 assert p.link_id is not None
                 rec = mgr.store.link(p.link_id)
-                updates: dict[int, tuple[int | None, dict[str, Any]]] = {}
-                if rec is not None and p.kind != "link-pin-missing":
-                    from bpfman.manager import attacher
-
-                    with contextlib.suppress(BpfError, OSError):
-                        updates = attacher.detach(mgr, rec)
-                with mgr.store.transaction():
-                    mgr.store.delete_link(p.link_id)
-                    _store_updates(mgr, updates)
+                if rec is not None:
+                    _forget_link(mgr, rec, detach=p.kind != "link-pin-missing")
                 done.append(f"forgot link {p.link_id}")
             elif p.kind in ("program-pin-missing", "program-pin-mismatch"):
                 assert p.program_id is not None
@@ -433,17 +420,10 @@ def gc(mgr: Manager) -> list[str]:
 
 
 def _forget_program(mgr: Manager, prog_id: int) -> None:
-    from bpfman.manager import attacher
-
     rec = mgr.store.program(prog_id)
     for link in mgr.store.links(prog_id):
-        with contextlib.suppress(BpfError, OSError):
-            updates = attacher.detach(mgr, link)
-            with mgr.store.transaction():
-                _store_updates(mgr, updates)
+        _forget_link(mgr, link, detach=True)
     with mgr.store.transaction():
-        for link in mgr.store.links(prog_id):
-            mgr.store.delete_link(link.id)
         for user in mgr.store.map_users(prog_id):
             mgr.store.db.execute("UPDATE programs SET map_owner_id = NULL WHERE id = ?", (user,))
         mgr.store.delete_program(prog_id)
@@ -451,10 +431,18 @@ def _forget_program(mgr: Manager, prog_id: int) -> None:
         shutil.rmtree(rec.map_pin_path, ignore_errors=True)
 
 
-def _store_updates(mgr: Manager, updates: dict[int, tuple[int | None, dict[str, Any]]]) -> None:
-    for link_id, (kernel_id, params) in updates.items():
-        if mgr.store.link(link_id) is not None:
-            mgr.store.update_link(link_id, kernel_id, params)
+def _forget_link(mgr: Manager, link: LinkRecord, *, detach: bool) -> None:
+    """Drop *link* from the database, after detaching it in the kernel (best effort) with
+    *detach*. One link at a time: a dispatcher's next revision must not count it again."""
+    from bpfman.manager import attacher
+
+    updates: Updates = {}
+    if detach:
+        with contextlib.suppress(BpfError, OSError):
+            updates = attacher.detach(mgr, link)
+    with mgr.store.transaction():
+        mgr.store.delete_link(link.id)
+        mgr.store.update_links(updates)
 
 
 def _rebuild_hook(
@@ -472,5 +460,5 @@ def _rebuild_hook(
     rebuilt.add(key)
     updates = dispatchers.rebuild(mgr, rec)
     with mgr.store.transaction():
-        _store_updates(mgr, updates)
+        mgr.store.update_links(updates)
     done.append(f"rebuilt the dispatcher of link {link_id}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from bpfman.manager.models import BpfmanType, LinkRecord, ProgramRecord
@@ -239,6 +239,12 @@ class Store:
             "UPDATE links SET kernel_link_id = ?, params = ? WHERE id = ?",
             (kernel_link_id, json.dumps(params), link_id),
         )
+
+    def update_links(self, updates: Mapping[int, tuple[int | None, dict[str, object]]]) -> None:
+        """``update_link`` for each of *updates* (link id -> (kernel link id, params)); a link
+        no longer here is left out."""
+        for link_id, (kernel_link_id, params) in updates.items():
+            self.update_link(link_id, kernel_link_id, params)
 
     def delete_link(self, link_id: int) -> None:
         self.db.execute("DELETE FROM links WHERE id = ?", (link_id,))
