@@ -223,6 +223,24 @@ def test_gc_forgets_a_lost_program_with_two_links_on_one_hook(cli, mgr, bpf_obj,
     assert cli.pins() == []  # no revision, no XDP link left on the interface
 
 
+def test_tc_crash_after_swap_is_repaired(cli, mgr, bpf_obj, veth) -> None:
+    ing, drop = load(mgr, bpf_obj, "tc:tc_ingress tc:tc_drop")
+    attach_here(mgr, ing, BpfmanType.TC, veth.host, 20, direction="ingress")
+    env = dict(cli.env, BPFMAN_CRASH_AT="attach:after-kernel")
+    cli("attach", str(drop), "tc", "-i", veth.host, "-d", "ingress", "-p", "10", env=env,
+        rc=137)  # fmt: skip
+    assert veth.send(2, to="host") == 0  # the new revision (drop first) outlived the crash
+    kinds = [p.kind for p in reconcile.doctor(mgr)]
+    assert "orphan-dispatcher-filter" in kinds and "stale-dispatcher-revision" in kinds, kinds
+    reconcile.gc(mgr)
+    assert reconcile.doctor(mgr) == []
+    assert veth.send(3, to="host") == 3  # as the database says: tc_ingress alone
+    assert counter(cli, ing, TC_INGRESS) == 3
+    mgr.unload(drop)
+    mgr.unload(ing)
+    assert "clsact" not in qdiscs(veth.host_index)
+
+
 def test_interface_removed_under_the_dispatchers(cli, mgr, bpf_obj) -> None:
     pair = VethPair("gone")
     try:

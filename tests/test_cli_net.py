@@ -186,3 +186,23 @@ def test_xdp_mode_from_config(cli, bpf_obj, veth, tmp_path) -> None:
     assert "xdp_mode must be drv, skb or hw" in r.err
     assert xdp_attach.query(veth.host).prog_id == 0
     cli("unload", str(xdp_pass))
+
+
+def test_doctor_leaves_another_managers_tc_dispatcher_alone(cli, veth) -> None:
+    """Upstream bpfman's tc dispatcher has our dispatcher's name and priority: only ours (a
+    revision dir or a link of ours names it) is bpfman's to repair."""
+    from bpfman.dispatch.revision import dispatcher_path
+    from bpfman.manager import reconcile
+    from bpfman.manager.core import Manager
+
+    with bpfman.load(dispatcher_path("tc")) as obj:
+        prog = obj.programs["tc_dispatcher"]
+        with prog.attach_tc(veth.host, "ingress", priority=50) as link:
+            assert any(p == prog.id for p in reconcile.tc_filters("").values())
+            assert cli("doctor").out.startswith("ok:")
+            cli("gc")
+            with Manager(cli.runtime) as mgr:
+                assert reconcile.doctor(mgr) == []
+            assert prog.id in reconcile.tc_filters("").values()  # still running
+            link.detach()
+    assert "clsact" not in qdiscs(veth.host_index)

@@ -117,9 +117,9 @@ def test_doctor_names_dispatcher_leftovers() -> None:
     found = [(p.kind, p.link_id or p.path) for p in find_problems(st, fs)]
     assert found == [
         ("dispatcher-member-missing", 2),
+        ("orphan-dispatcher-filter", "|4|ingress|50|8"),  # before the revision dirs
         ("stale-dispatcher-revision", stale),
         ("orphan-dispatcher-link", f"{fs}/xdp/link-1-5"),
-        ("orphan-dispatcher-filter", "|4|ingress|50|8"),
     ]
 
 

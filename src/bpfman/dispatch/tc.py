@@ -34,7 +34,9 @@ def swap(hook: Hook, disp: Program, current: State | None) -> State:
     filt = tc.filter_of(link)
     link.disown()
     created = bool(filt["tc_qdisc_created"]) or bool(current and current.qdisc_created)
-    if current is not None and current.tc_handle:
+    # the old filter may be gone already (a crash, gc's rebuild) and its handle reused by the
+    # kernel for the new one: never delete what was just added
+    if current is not None and current.tc_handle and current.tc_handle != filt["tc_handle"]:
         try:
             tc.remove_filter(hook.ifindex, hook.direction, PRIORITY, current.tc_handle)
         except BaseException:

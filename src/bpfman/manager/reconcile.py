@@ -110,16 +110,6 @@ def inspect(mgr: Manager) -> State:
                     st.link_pins[int(name)] = link.info().id
             except BpfError:
                 st.link_pins[int(name)] = None
-    from bpfman.dispatch import tc as tc_dispatcher
-
-    namespaces = {""} | {key[0] for key in st.db_tc_links.values()}
-    namespaces |= {key[0] for key in st.db_dispatcher_filters}
-    for ns in sorted(namespaces):
-        for key, prog_id in tc_filters(ns).items():
-            if prog_id in st.db_programs:
-                st.tc_filters[key] = prog_id
-            elif key[3] == tc_dispatcher.PRIORITY and _is_tc_dispatcher(prog_id):
-                st.dispatcher_filters[key] = prog_id
     for sub in ("xdp", "tc-ingress", "tc-egress"):
         root = os.path.join(fs, sub)
         for name in os.listdir(root) if os.path.isdir(root) else []:
@@ -127,6 +117,23 @@ def inspect(mgr: Manager) -> State:
                 st.revision_dirs.add(os.path.join(root, name))
             elif sub == "xdp" and name.startswith("link-"):
                 st.xdp_link_pins.add(os.path.join(root, name))
+    from bpfman.dispatch import tc as tc_dispatcher
+
+    # a tc dispatcher is ours if a revision dir of ours (dispatch-<ifindex>-<prog id>) or the
+    # database names it: other managers (bpfman itself) use the same name and priority
+    ours = {int(d.rsplit("-", 1)[1]) for d in st.revision_dirs if d.rsplit("-", 1)[1].isdigit()}
+    namespaces = {""} | {key[0] for key in st.db_tc_links.values()}
+    namespaces |= {key[0] for key in st.db_dispatcher_filters}
+    for ns in sorted(namespaces):
+        for key, prog_id in tc_filters(ns).items():
+            if prog_id in st.db_programs:
+                st.tc_filters[key] = prog_id
+            elif (
+                key[3] == tc_dispatcher.PRIORITY
+                and (prog_id in ours or key in st.db_dispatcher_filters)
+                and _is_tc_dispatcher(prog_id)
+            ):
+                st.dispatcher_filters[key] = prog_id
     return st
 
 
@@ -310,6 +317,18 @@ def _dispatcher_problems(st: State) -> list[Problem]:
                     path=pin,
                 )
             )
+    # before the stale revisions: the revision dir is what shows the filter is ours, so gc
+    # removes the filter first (an interrupted gc finds it again)
+    for key, prog_id in sorted(st.dispatcher_filters.items()):
+        if key not in st.db_dispatcher_filters:
+            out.append(
+                _filter_problem(
+                    "orphan-dispatcher-filter",
+                    key,
+                    prog_id,
+                    f"runs tc dispatcher {prog_id}, which no link records",
+                )
+            )
     for path in sorted(st.revision_dirs - st.db_revision_dirs):
         out.append(
             Problem(
@@ -323,16 +342,6 @@ def _dispatcher_problems(st: State) -> list[Problem]:
         out.append(
             Problem("orphan-dispatcher-link", path, "an XDP dispatcher no link runs in", path=path)
         )
-    for key, prog_id in sorted(st.dispatcher_filters.items()):
-        if key not in st.db_dispatcher_filters:
-            out.append(
-                _filter_problem(
-                    "orphan-dispatcher-filter",
-                    key,
-                    prog_id,
-                    f"runs tc dispatcher {prog_id}, which no link records",
-                )
-            )
     return out
 
 
