@@ -241,6 +241,28 @@ def test_tc_crash_after_swap_is_repaired(cli, mgr, bpf_obj, veth) -> None:
     assert "clsact" not in qdiscs(veth.host_index)
 
 
+def test_tc_dispatcher_filter_removed_behind_our_back(cli, mgr, bpf_obj, veth) -> None:
+    from pyroute2 import IPRoute
+
+    ing, egr = load(mgr, bpf_obj, "tc:tc_ingress tc:tc_egress")
+    li = attach_here(mgr, ing, BpfmanType.TC, veth.host, 20, direction="ingress")
+    attach_here(mgr, egr, BpfmanType.TC, veth.host, 30, direction="ingress")
+    handle = int(mgr.link_record(li).params["dispatcher_handle"])
+    with IPRoute() as ipr:  # what `tc filter del dev X ingress prio 50 handle H bpf` does
+        ipr.tc("del-filter", "bpf", veth.host_index, handle, parent=0xFFFFFFF2, prio=50)
+    assert veth.send(2, to="host") == 2
+    assert counter(cli, ing, TC_INGRESS) == 0
+    report = [p.describe() for p in reconcile.doctor(mgr)]
+    assert report == [f"link {li}: its hook's tc dispatcher filter is gone from the kernel"], report
+    assert reconcile.gc(mgr) == [f"rebuilt the dispatcher of link {li}"]
+    assert reconcile.doctor(mgr) == []
+    assert veth.send(3, to="host") == 3
+    assert counter(cli, ing, TC_INGRESS) == 3
+    mgr.unload(egr)
+    mgr.unload(ing)
+    assert "clsact" not in qdiscs(veth.host_index)
+
+
 def test_interface_removed_under_the_dispatchers(cli, mgr, bpf_obj) -> None:
     pair = VethPair("gone")
     try:

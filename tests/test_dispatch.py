@@ -123,6 +123,22 @@ def test_doctor_names_dispatcher_leftovers() -> None:
     ]
 
 
+def test_doctor_names_a_vanished_dispatcher_filter() -> None:
+    from bpfman.manager.reconcile import State as Seen
+    from bpfman.manager.reconcile import find_problems
+
+    key = ("", 4, "ingress", 50, 1)
+    st = Seen(db_dispatcher_filters={key}, db_dispatcher_filter_links={key: 3},
+              interfaces={("", 4)})  # fmt: skip
+    assert [(p.kind, p.link_id) for p in find_problems(st, "/fs")] == [
+        ("dispatcher-filter-missing", 3)
+    ]
+    st.interfaces = set()  # the interface went, and its filters with it: nothing to repair
+    assert find_problems(st, "/fs") == []
+    st.interfaces, st.dispatcher_filters = {("", 4)}, {key: 77}
+    assert find_problems(st, "/fs") == []
+
+
 # ------------------------------------------------------------------ kernel
 
 

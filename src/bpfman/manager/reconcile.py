@@ -58,6 +58,10 @@ class State:
     db_xdp_link_pins: set[str] = field(default_factory=set)
     dispatcher_filters: dict[tuple[str, int, str, int, int], int] = field(default_factory=dict)
     db_dispatcher_filters: set[tuple[str, int, str, int, int]] = field(default_factory=set)
+    db_dispatcher_filter_links: dict[tuple[str, int, str, int, int], int] = field(
+        default_factory=dict
+    )  # a recorded dispatcher filter -> one member link of its hook
+    interfaces: set[tuple[str, int]] = field(default_factory=set)  # (netns, ifindex) scanned
 
 
 def inspect(mgr: Manager) -> State:
@@ -125,7 +129,7 @@ def inspect(mgr: Manager) -> State:
     namespaces = {""} | {key[0] for key in st.db_tc_links.values()}
     namespaces |= {key[0] for key in st.db_dispatcher_filters}
     for ns in sorted(namespaces):
-        for key, prog_id in tc_filters(ns).items():
+        for key, prog_id in tc_filters(ns, st.interfaces).items():
             if prog_id in st.db_programs:
                 st.tc_filters[key] = prog_id
             elif (
@@ -156,6 +160,7 @@ def _inspect_member(mgr: Manager, rec: LinkRecord, st: State) -> None:
         ns = p.get("netns") or ""
         key = (ns, hook.ifindex, hook.direction, tc_dispatcher.PRIORITY, handle)
         st.db_dispatcher_filters.add(key)
+        st.db_dispatcher_filter_links.setdefault(key, rec.id)
     with contextlib.suppress(BpfError), Link.from_pin(pin) as link:
         st.member_pins[rec.id] = link.info().id
 
@@ -171,8 +176,11 @@ def _is_tc_dispatcher(prog_id: int) -> bool:
         return False
 
 
-def tc_filters(netns_path: str) -> dict[tuple[str, int, str, int, int], int]:
-    """Every bpf tc filter in a network namespace ("" = ours) -> the program id it runs."""
+def tc_filters(
+    netns_path: str, interfaces: set[tuple[str, int]] | None = None
+) -> dict[tuple[str, int, str, int, int], int]:
+    """Every bpf tc filter in a network namespace ("" = ours) -> the program id it runs;
+    *interfaces* collects (netns_path, ifindex) of every interface seen."""
     from pyroute2 import IPRoute
 
     from bpfman.manager.attacher import in_netns
@@ -182,6 +190,8 @@ def tc_filters(netns_path: str) -> dict[tuple[str, int, str, int, int], int]:
         return out
     with in_netns(netns_path or None), IPRoute() as ipr:
         for link in ipr.get_links():
+            if interfaces is not None:
+                interfaces.add((netns_path, link["index"]))
             for direction, parent in (("ingress", 0xFFFFFFF2), ("egress", 0xFFFFFFF3)):
                 try:
                     filters = ipr.get_filters(index=link["index"], parent=parent)
@@ -329,6 +339,17 @@ def _dispatcher_problems(st: State) -> list[Problem]:
                     f"runs tc dispatcher {prog_id}, which no link records",
                 )
             )
+    for key, lid in sorted(st.db_dispatcher_filter_links.items()):
+        # (an interface that is gone took the filter with it: nothing to run it on)
+        if key not in st.dispatcher_filters and key[:2] in st.interfaces:
+            out.append(
+                Problem(
+                    "dispatcher-filter-missing",
+                    f"link {lid}",
+                    "its hook's tc dispatcher filter is gone from the kernel",
+                    link_id=lid,
+                )
+            )
     for path in sorted(st.revision_dirs - st.db_revision_dirs):
         out.append(
             Problem(
@@ -389,7 +410,7 @@ def gc(mgr: Manager) -> list[str]:
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(p.path)
                 done.append(f"detached and removed {p.path}")
-            elif p.kind == "dispatcher-member-missing":
+            elif p.kind in ("dispatcher-member-missing", "dispatcher-filter-missing"):
                 assert p.link_id is not None
                 _rebuild_hook(mgr, p.link_id, rebuilt, done)
             elif p.kind == "stale-dispatcher-revision":
