@@ -206,3 +206,19 @@ def test_doctor_leaves_another_managers_tc_dispatcher_alone(cli, veth) -> None:
             assert prog.id in reconcile.tc_filters("").values()  # still running
             link.detach()
     assert "clsact" not in qdiscs(veth.host_index)
+
+
+def test_gc_hands_the_qdisc_on_when_it_forgets_a_tc_link(cli, bpf_obj, veth) -> None:
+    (ing,) = load(cli, bpf_obj, "tc:tc_ingress")
+    (egr,) = load(cli, bpf_obj, "tc:tc_egress")
+    cli("attach", str(ing), "tc", "-i", veth.host, "-d", "ingress", "-p", "5")  # makes clsact
+    cli("attach", str(egr), "tc", "-i", veth.host, "-d", "egress", "-p", "5")
+    os.unlink(f"{cli.fs}/prog_{ing}")  # program ing is lost behind bpfman's back
+    assert cli("doctor", rc=1).out
+    cli("gc")
+    assert cli("doctor").out.startswith("ok:")
+    assert "clsact" in qdiscs(veth.host_index)  # egress still runs
+    assert veth.send(2, to="peer") == 2
+    assert counter(cli, egr, TC_EGRESS) == 2
+    cli("unload", str(egr))
+    assert "clsact" not in qdiscs(veth.host_index)  # the last bpfman tc program took it along

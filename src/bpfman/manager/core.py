@@ -247,10 +247,17 @@ class Manager:
             self.store.update_links(updates)
             if link.kind == BpfmanType.TCX:
                 self._store_positions(link.params)
-            if link.kind == BpfmanType.TC and link.params.get("tc_qdisc_created"):
-                for other in attacher.tc_siblings(self, link):  # they inherit the qdisc
-                    params = {**other.params, "tc_qdisc_created": True}
-                    self.store.update_link(other.id, other.kernel_link_id, params)
+            self._hand_on_qdisc(link)
+
+    def _hand_on_qdisc(self, link: LinkRecord) -> None:
+        """*link* is gone: the clsact qdisc it created passes to its tc siblings (inside a
+        transaction), so the last of them removes it."""
+        from bpfman.manager import attacher
+
+        if link.kind == BpfmanType.TC and link.params.get("tc_qdisc_created"):
+            for other in attacher.tc_siblings(self, link):
+                params = {**other.params, "tc_qdisc_created": True}
+                self.store.update_link(other.id, other.kernel_link_id, params)
 
     def _store_positions(self, hook: dict[str, Any]) -> None:
         """Record the kernel order of the tcx links on *hook* (inside a transaction)."""

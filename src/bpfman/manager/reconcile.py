@@ -473,6 +473,7 @@ def _forget_link(mgr: Manager, link: LinkRecord, *, detach: bool) -> None:
     with mgr.store.transaction():
         mgr.store.delete_link(link.id)
         mgr.store.update_links(updates)
+        mgr._hand_on_qdisc(link)
 
 
 def _rebuild_hook(
