@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-k", "--kernel", action="append", choices=list(kernel.KERNELS),
                     help="kernel to boot (repeatable; default: all)")  # fmt: skip
     ap.add_argument("-j", "--jobs", type=int, default=1, help="guests at once (default 1)")
-    ap.add_argument("--timeout", type=float, default=300, help="seconds per kernel (default 300)")
+    ap.add_argument("--timeout", type=float, default=600, help="seconds per kernel (default 600)")
     ap.add_argument("--memory", default="3G", help="guest memory (default 3G)")
     ap.add_argument("--smp", type=int, default=2, help="guest vCPUs (default 2)")
     ap.add_argument("--append", default="", help="extra kernel command-line arguments")
