@@ -248,6 +248,7 @@ def test_attach_specs_take_the_api_fields() -> None:
 
 
 def test_status_codes() -> None:
+    from bpfman import images
     from bpfman.errors import BpfError, KernelFeatureError
     from bpfman.manager.errors import InputError, NotFoundError, PreconditionError
     from bpfman.manager.lock import LockTimeout
@@ -267,6 +268,14 @@ def test_status_codes() -> None:
         (BpfError("busy", errno=errno.EBUSY), C.FAILED_PRECONDITION, "busy"),
         (BpfError("refused", errno=errno.EINVAL), C.ABORTED, "refused"),
         (RuntimeError("boom"), C.INTERNAL, "internal error (RuntimeError): boom"),
+        (images.ImageNotFound("no such tag"), C.NOT_FOUND, "no such tag"),
+        (images.RegistryUnreachable("down"), C.UNAVAILABLE, "down"),
+        (images.RegistryDenied("refused"), C.PERMISSION_DENIED, "refused"),
+        (images.NotBytecode("x86-64"), C.FAILED_PRECONDITION, "x86-64"),
+        (images.NotCached("Never"), C.FAILED_PRECONDITION, "Never"),
+        (images.TamperedCache("tampered"), C.FAILED_PRECONDITION, "tampered"),
+        (images.SignatureError("forged"), C.FAILED_PRECONDITION, "forged"),
+        (images.ImageError("registry answered 500"), C.ABORTED, "registry answered 500"),
     ]
     for exc, code, message in cases:
         assert status_of(exc) == (code, message)

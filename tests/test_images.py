@@ -319,7 +319,7 @@ def test_wrong_endian_or_machine_refused(cli, registry, bpf_obj, tmp_path) -> No
     assert f"the object prog.o of image {url} is big-endian eBPF bytecode" in r.err
     assert cli.pins() == [] and cli.db_rows()["programs"] == 0
     url = registry.url("tests/x86-object:v1")
-    with pytest.raises(images.ImageError, match=r"is not eBPF bytecode \(ELF machine x86-64"):
+    with pytest.raises(images.NotBytecode, match=r"is not eBPF bytecode \(ELF machine x86-64"):
         pull(tmp_path, url)
     (tmp_path / "be.o").write_bytes(_patched(bpf_obj("basic"), endian=2))
     with pytest.raises(images.InputError, match="big-endian eBPF bytecode; this needs little"):
@@ -382,13 +382,13 @@ def b64(text: str) -> str:
 def test_basic_auth_registry(cli, auth_registry, bpf_obj, tmp_path) -> None:
     url = auth_registry.url("tests/private:v1")
     auth = b64("tester:s3cret")
-    with pytest.raises(images.ImageError, match="requires credentials"):
+    with pytest.raises(images.RegistryDenied, match="requires credentials"):
         push_object(url, bpf_obj("basic"))
     cli("image", "build", "-t", url, "-b", bpf_obj("basic"), "--registry-auth", auth)
     r = cli("load", "image", "-i", url, "--programs", "tracepoint:count_kill", rc=1)
     assert r.err == f"Error: registry {auth_registry.host} requires credentials (--registry-auth)\n"
     wrong = images.Credentials("tester", "wrong")
-    with pytest.raises(images.ImageError, match="refused the credentials of 'tester'"):
+    with pytest.raises(images.RegistryDenied, match="refused the credentials of 'tester'"):
         pull(tmp_path, url, credentials=wrong)
     with pytest.raises(images.InputError, match="--registry-auth"):
         images.Credentials.from_base64("%%%")

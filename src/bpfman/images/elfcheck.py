@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bpfman.images.errors import ImageError
+from bpfman.images.errors import NotBytecode
 from bpfman.images.platform import BIG, LITTLE, host_endian
 
 ELF_MAGIC = b"\x7fELF"
@@ -45,12 +45,12 @@ def check_bpf_object(data: bytes, what: str, endian: str | None = None) -> None:
     want = endian or host_endian()
     h = header(data)
     if h is None:
-        raise ImageError(f"{what} is not an ELF object file")
+        raise NotBytecode(f"{what} is not an ELF object file")
     if h.machine != EM_BPF:
-        raise ImageError(f"{what} is not eBPF bytecode (ELF machine {h.machine_name}, not BPF)")
+        raise NotBytecode(f"{what} is not eBPF bytecode (ELF machine {h.machine_name}, not BPF)")
     if h.elf_class != ELFCLASS64:
-        raise ImageError(f"{what} is not a 64-bit ELF object (eBPF objects are ELF64)")
+        raise NotBytecode(f"{what} is not a 64-bit ELF object (eBPF objects are ELF64)")
     if h.endian != want:
-        raise ImageError(
+        raise NotBytecode(
             f"{what} is {h.endian or 'unknown'}-endian eBPF bytecode; this needs {want}-endian"
         )

@@ -14,6 +14,14 @@ class RegistryUnreachable(ImageError):
     """The registry could not be contacted at all (gRPC UNAVAILABLE)."""
 
 
+class RegistryDenied(ImageError):
+    """The registry wants other credentials, or none it was given (gRPC PERMISSION_DENIED)."""
+
+
+class NotBytecode(ImageError):
+    """The image's object is not eBPF bytecode for this host (gRPC FAILED_PRECONDITION)."""
+
+
 class ImageNotFound(ImageError):
     """The registry has no such repository, tag or digest (gRPC NOT_FOUND)."""
 
@@ -34,7 +42,9 @@ __all__ = [
     "ImageError",
     "ImageNotFound",
     "InputError",
+    "NotBytecode",
     "NotCached",
+    "RegistryDenied",
     "RegistryUnreachable",
     "SignatureError",
     "TamperedCache",

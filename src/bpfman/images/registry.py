@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from bpfman.images.credentials import Credentials
-from bpfman.images.errors import ImageError, ImageNotFound, RegistryUnreachable
+from bpfman.images.errors import ImageError, ImageNotFound, RegistryDenied, RegistryUnreachable
 from bpfman.images.layout import MANIFEST_TYPES, parse_json, sha256_digest
 from bpfman.images.reference import Reference
 
@@ -107,10 +107,10 @@ class Registry:
         try:
             if resp.status_code == 401:
                 if self.credentials is None:
-                    raise ImageError(
+                    raise RegistryDenied(
                         f"registry {self.ref.host} requires credentials (--registry-auth)"
                     )
-                raise ImageError(
+                raise RegistryDenied(
                     f"registry {self.ref.host} refused the credentials of "
                     f"{self.credentials.username!r}"
                 )
@@ -122,7 +122,9 @@ class Registry:
         scheme, params = parse_challenge(challenge)
         if scheme == "basic":
             if self.credentials is None:
-                raise ImageError(f"registry {self.ref.host} requires credentials (--registry-auth)")
+                raise RegistryDenied(
+                    f"registry {self.ref.host} requires credentials (--registry-auth)"
+                )
             return self.credentials.basic()
         if scheme == "bearer":
             return "Bearer " + self._token(params)
@@ -143,7 +145,7 @@ class Registry:
             with self._client.stream("GET", realm, params=query, headers=headers) as resp:
                 if resp.status_code in (401, 403):
                     who = f"as {self.credentials.username!r}" if self.credentials else "anonymously"
-                    raise ImageError(f"registry {self.ref.host}: token refused {who}")
+                    raise RegistryDenied(f"registry {self.ref.host}: token refused {who}")
                 if resp.status_code != 200:
                     raise ImageError(
                         f"registry {self.ref.host}: token service answered {resp.status_code}"
@@ -167,6 +169,8 @@ class Registry:
         detail = detail or resp.reason_phrase or str(resp.status_code)
         if resp.status_code == 404:
             return ImageNotFound(f"{what}: not found ({detail})")
+        if resp.status_code in (401, 403):
+            return RegistryDenied(f"{what}: registry answered {resp.status_code} ({detail})")
         return ImageError(f"{what}: registry answered {resp.status_code} ({detail})")
 
     def _unreachable(self, e: httpx.TransportError) -> RegistryUnreachable:

@@ -16,7 +16,9 @@ def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     from bpfman.errors import BpfError, KernelFeatureError
     from bpfman.images.errors import (
         ImageNotFound,
+        NotBytecode,
         NotCached,
+        RegistryDenied,
         RegistryUnreachable,
         SignatureError,
         TamperedCache,
@@ -30,8 +32,16 @@ def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
         ((InputError,), C.INVALID_ARGUMENT),
         ((NotFoundError, KeyError, ImageNotFound), C.NOT_FOUND),
         ((RegistryUnreachable, LockTimeout), C.UNAVAILABLE),
+        ((RegistryDenied,), C.PERMISSION_DENIED),
         (
-            (PreconditionError, KernelFeatureError, SignatureError, TamperedCache, NotCached),
+            (
+                PreconditionError,
+                KernelFeatureError,
+                SignatureError,
+                TamperedCache,
+                NotCached,
+                NotBytecode,
+            ),
             C.FAILED_PRECONDITION,
         ),
     ]
