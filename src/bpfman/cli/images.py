@@ -6,7 +6,6 @@ are cached under ``<runtime>/images/``; see ``bpfman.images``.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -57,18 +56,16 @@ def _plan(bytecode_file: str | None, cilium_ebpf_project: str | None, slots: dic
 
 
 def _runtime_root() -> str:
-    from bpfman.manager.paths import DEFAULT_RUNTIME_DIR
+    from bpfman.manager.paths import runtime_root
 
-    ctx = ctx_obj()
-    return ctx.runtime_dir or os.environ.get("BPFMAN_RUNTIME_DIR") or DEFAULT_RUNTIME_DIR
+    return runtime_root(ctx_obj().runtime_dir)
 
 
 def _signing() -> Any:
     from bpfman.images import SigningPolicy
     from bpfman.manager.config import Config
-    from bpfman.manager.paths import DEFAULT_CONFIG
 
-    config = Config.read(ctx_obj().config or DEFAULT_CONFIG)
+    config = Config.read(ctx_obj().config)
     return SigningPolicy.from_config(config.signing)
 
 

@@ -16,7 +16,11 @@ class Config:
     signing: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def read(cls, path: str) -> Config:
+    def read(cls, path: str | None = None) -> Config:
+        """The config at *path* (default ``DEFAULT_CONFIG``); none there: the defaults."""
+        from bpfman.manager.paths import DEFAULT_CONFIG
+
+        path = path or DEFAULT_CONFIG
         try:
             f = open(path, "rb")  # noqa: SIM115 - closed below
         except FileNotFoundError:

@@ -22,13 +22,7 @@ from bpfman.manager.config import Config
 from bpfman.manager.errors import InputError, NotFoundError, PreconditionError
 from bpfman.manager.lock import WriterLock
 from bpfman.manager.models import BpfmanType, LinkRecord, ProgramRecord, ProgramRequest
-from bpfman.manager.paths import (
-    DEFAULT_CONFIG,
-    DEFAULT_RUNTIME_DIR,
-    Paths,
-    ensure_layout,
-    pin_name,
-)
+from bpfman.manager.paths import Paths, ensure_layout, pin_name, runtime_root
 from bpfman.manager.store import Store
 from bpfman.manager.undo import Undo
 
@@ -66,9 +60,8 @@ class Manager:
         config_path: str | None = None,
         lock_timeout: float | None = None,
     ) -> None:
-        root = runtime_dir or os.environ.get("BPFMAN_RUNTIME_DIR") or DEFAULT_RUNTIME_DIR
-        self.paths = Paths(root)
-        self.config = Config.read(config_path or DEFAULT_CONFIG)
+        self.paths = Paths(runtime_root(runtime_dir))
+        self.config = Config.read(config_path)
         ensure_layout(self.paths)
         self.store = Store(self.paths.db)
         env_timeout = os.environ.get("BPFMAN_LOCK_TIMEOUT")

@@ -9,6 +9,12 @@ DEFAULT_RUNTIME_DIR = "/run/bpfman"
 DEFAULT_CONFIG = "/etc/bpfman/bpfman.toml"
 
 
+def runtime_root(runtime_dir: str | None = None) -> str:
+    """The runtime root: *runtime_dir* (--runtime-dir), else $BPFMAN_RUNTIME_DIR, else the
+    default."""
+    return runtime_dir or os.environ.get("BPFMAN_RUNTIME_DIR") or DEFAULT_RUNTIME_DIR
+
+
 @dataclass(frozen=True)
 class Paths:
     root: str
