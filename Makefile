@@ -12,6 +12,12 @@ EXAMPLE_SRC := $(wildcard bpf/examples/*.bpf.c)
 TEST_SRC    := $(wildcard tests/bpf/*.bpf.c)
 EXAMPLE_OBJ := $(patsubst bpf/examples/%.bpf.c,src/bpfman/data/%.bpf.o,$(EXAMPLE_SRC))
 TEST_OBJ    := $(patsubst tests/bpf/%.bpf.c,$(BUILD)/tests/%.bpf.o,$(TEST_SRC))
+# upstream bpfman v0.6.0's example and integration-test programs, unmodified (tests/bpf/upstream/README.md)
+UPSTREAM_DIR := tests/bpf/upstream
+UPSTREAM_SRC := $(wildcard $(UPSTREAM_DIR)/*.c $(UPSTREAM_DIR)/go-app-counter/*.c $(UPSTREAM_DIR)/integration/*.c)
+UPSTREAM_OBJ := $(patsubst $(UPSTREAM_DIR)/%.c,$(BUILD)/tests/upstream/%.o,$(UPSTREAM_SRC))
+UPSTREAM_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -I$(UPSTREAM_DIR)/include \
+	-I/usr/include/$(shell $(CLANG) -print-multiarch 2>/dev/null || echo x86_64-linux-gnu) -Wall
 DISPATCH_SRC := $(wildcard bpf/dispatchers/*.bpf.c)
 DISPATCH_OBJ := $(patsubst bpf/dispatchers/%.bpf.c,src/bpfman/data/%.bpf.o,$(DISPATCH_SRC))
 
@@ -44,7 +50,11 @@ $(BUILD)/tests/%.bpf.o: tests/bpf/%.bpf.c $(BUILD)/vmlinux.h $(wildcard bpf/incl
 	@mkdir -p $(BUILD)/tests
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-bpf: $(EXAMPLE_OBJ) $(DISPATCH_OBJ) $(TEST_OBJ)
+$(BUILD)/tests/upstream/%.o: $(UPSTREAM_DIR)/%.c $(wildcard $(UPSTREAM_DIR)/*/*.h $(UPSTREAM_DIR)/include/*/*.h)
+	@mkdir -p $(@D)
+	$(CLANG) $(UPSTREAM_CFLAGS) -c $< -o $@
+
+bpf: $(EXAMPLE_OBJ) $(DISPATCH_OBJ) $(TEST_OBJ) $(UPSTREAM_OBJ)
 	@$(PY) -m compileall -q src  # byte-code on disk: the CLI starts faster (PYTHONDONTWRITEBYTECODE)
 
 # the daemon's Python code (src/bpfman/server/bpfman_pb2*) from proto/bpfman/v1/bpfman.proto;

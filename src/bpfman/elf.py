@@ -31,6 +31,9 @@ SHT_SYMTAB = 2
 SHT_DYNSYM = 11
 SHT_GNU_VERSYM = 0x6FFFFFFF
 STT_FUNC = 2
+STB_LOCAL = 0
+STB_GLOBAL = 1
+SHF_EXECINSTR = 0x4
 STT_GNU_IFUNC = 10
 SHN_UNDEF = 0
 VERSYM_HIDDEN = 0x8000
@@ -48,6 +51,7 @@ class Section:
     size: int
     link: int
     entsize: int
+    flags: int = 0
 
 
 @dataclass(frozen=True)
@@ -112,10 +116,10 @@ class ElfFile:
         return Segment(p_type, flags, offset, vaddr, filesz, memsz)
 
     def _section(self, off: int) -> tuple[int, ...]:
-        """(name offset, type, addr, offset, size, link, entsize) of one section header."""
+        """(name offset, type, addr, offset, size, link, entsize, flags) of one section header."""
         fmt = "IIQQQQIIQQ" if self.bits == 64 else "IIIIIIIIII"
-        name, typ, _flags, addr, offset, size, link, _info, _align, entsize = self._unpack(fmt, off)
-        return name, typ, addr, offset, size, link, entsize
+        name, typ, flags, addr, offset, size, link, _info, _align, entsize = self._unpack(fmt, off)
+        return name, typ, addr, offset, size, link, entsize, flags
 
     def symbols(self) -> Iterator[Symbol]:
         """Every symbol of ``.symtab`` then ``.dynsym``."""
@@ -160,6 +164,46 @@ class ElfFile:
             if seg.type == PT_LOAD and seg.vaddr <= vaddr < seg.vaddr + seg.filesz:
                 return vaddr - seg.vaddr + seg.offset
         raise BpfError(f"address {vaddr:#x} is in no loadable segment of {self.path}")
+
+
+    def static_programs(self) -> Iterator[tuple[int, str]]:
+        """(file offset of st_info, name) of every local function symbol in an executable
+        section other than ``.text``: a BPF program entry point declared ``static``."""
+        info_at = 4 if self.bits == 64 else 12
+        for sec in self.sections:
+            if sec.type != SHT_SYMTAB or not sec.entsize:
+                continue
+            strtab = self.sections[sec.link]
+            for i in range(1, sec.size // sec.entsize):
+                off = sec.offset + i * sec.entsize
+                if self.bits == 64:
+                    name, info, _other, shndx, _value, _size = self._unpack("IBBHQQ", off)
+                else:
+                    name, _value, _size, info, _other, shndx = self._unpack("IIIBBH", off)
+                if info >> 4 != STB_LOCAL or info & 0xF != STT_FUNC:
+                    continue
+                if not 0 < shndx < len(self.sections):
+                    continue
+                home = self.sections[shndx]
+                if home.flags & SHF_EXECINSTR and home.name != ".text":
+                    yield off + info_at, self._cstr(strtab.offset + name)
+
+
+def globalize_static_programs(data: bytes) -> bytes | None:
+    """A copy of the eBPF object *data* whose ``static`` program entry points have global
+    binding (libbpf >= 1.0 refuses static programs; aya and cilium/ebpf accept them, and
+    every upstream bpfman example declares its programs static), or None when there are
+    none. Only the symbols' binding changes: code, BTF and relocations stay as they are."""
+    try:
+        found = list(ElfFile(data).static_programs())
+    except (struct.error, IndexError, BpfError):
+        return None  # not an ELF file this parser reads: libbpf gives the error
+    if not found:
+        return None
+    out = bytearray(data)
+    for at, _name in found:
+        out[at] = (STB_GLOBAL << 4) | (out[at] & 0xF)
+    return bytes(out)
 
 
 @contextlib.contextmanager

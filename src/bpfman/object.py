@@ -10,7 +10,7 @@ import weakref
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from bpfman import _libbpf
+from bpfman import _libbpf, elf
 from bpfman._libbpf import lib
 from bpfman.btf import KIND_INT, Btf, Variable
 from bpfman.errors import BpfError, from_errno
@@ -348,9 +348,19 @@ class ObjectSpec(_Base):
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
-        _precheck_file(self.path)
+        data = _precheck_file(self.path)
+        # static entry functions get global binding in a copy (the file stays as it is)
+        self._image = elf.globalize_static_programs(data)
         with _libbpf.capture() as log:
-            ptr = lib.bpf_object__open_file(os.fsencode(self.path), None)
+            if self._image is None:
+                ptr = lib.bpf_object__open_file(os.fsencode(self.path), None)
+            else:
+                opts = _libbpf.bpf_object_open_opts(
+                    sz=ctypes.sizeof(_libbpf.bpf_object_open_opts),
+                    # the name open_file gives: the file name up to its first dot
+                    object_name=os.fsencode(os.path.basename(self.path).split(".")[0]),
+                )
+                ptr = lib.bpf_object__open_mem(self._image, len(self._image), ctypes.byref(opts))
         if not ptr:
             err = _libbpf.errno() or _errno.EINVAL
             raise from_errno(f"cannot open {self.path}", err, log)
@@ -483,11 +493,12 @@ class Object(_Base):
 _ELF_MAGIC = b"\x7fELF"
 
 
-def _precheck_file(path: str) -> None:
-    """Clear one-line errors for the common bad inputs before libbpf sees the file."""
+def _precheck_file(path: str) -> bytes:
+    """The file's bytes, after clear one-line errors for the common bad inputs."""
     try:
         with builtins.open(path, "rb") as f:
-            head = f.read(20)
+            data = f.read()
+        head = data[:20]
     except FileNotFoundError:
         raise BpfError(f"cannot open {path}: no such file", errno=_errno.ENOENT) from None
     except IsADirectoryError:
@@ -503,6 +514,7 @@ def _precheck_file(path: str) -> None:
                 f"cannot open {path}: ELF for machine {machine}, not an eBPF object (EM_BPF=247)",
                 errno=_errno.ENOEXEC,
             )
+    return data
 
 
 def open(path: str | os.PathLike[str]) -> ObjectSpec:

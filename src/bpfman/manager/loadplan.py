@@ -63,6 +63,12 @@ def configure(spec: ObjectSpec, load: LoadSpec, owner_maps_dir: str | None) -> N
             spec.globals[name] = value
         except BpfError as e:
             raise InputError(f"--global {name}: {e}") from None
+    for ms in spec.maps.values():
+        # the manager pins every map in the program's own map directory; libbpf's pinning
+        # by name (LIBBPF_PIN_BY_NAME, in every upstream example) would pin it under
+        # /sys/fs/bpf, shared with any other load of the object
+        if ms.pin_path is not None:
+            ms.pin_path = None
     if owner_maps_dir is not None:
         _reuse_owner_maps(spec, owner_maps_dir)
 
