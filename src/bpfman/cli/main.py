@@ -17,11 +17,12 @@ import click
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "probe": ("bpfman.cli.main", "probe"),
     "serve": ("bpfman.cli.serve", "serve"),
+    "metrics": ("bpfman.cli.serve", "metrics"),
     "image": ("bpfman.cli.images", "image_group"),
     "completion": ("bpfman.cli.main", "completion"),
 }
 # lazy commands that run without the manager commands' global options (``Ctx``)
-STANDALONE = frozenset({"probe", "serve", "completion"})
+STANDALONE = frozenset({"probe", "serve", "metrics", "completion"})
 MANAGER_MODULE = "bpfman.cli.manage"
 
 

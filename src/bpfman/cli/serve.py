@@ -1,4 +1,4 @@
-"""``bpfman serve``: the gRPC daemon (``bpfman.v1.Bpfman``) on a Unix socket."""
+"""``bpfman serve``: the gRPC daemon (``bpfman.v1.Bpfman``) on a Unix socket; ``bpfman metrics``."""
 
 from __future__ import annotations
 
@@ -23,8 +23,14 @@ from bpfman.server import DEFAULT_SOCKET
     metavar="SECONDS",
     help="exit after SECONDS without a request (default: never)",
 )
+@click.option(
+    "--metrics",
+    default=None,
+    metavar="HOST:PORT",
+    help="also serve Prometheus metrics on http://HOST:PORT/metrics",
+)
 @handled
-def serve(socket_path: str, idle_timeout: float | None) -> None:
+def serve(socket_path: str, idle_timeout: float | None, metrics: str | None) -> None:
     from bpfman.server.daemon import Options
     from bpfman.server.daemon import serve as run
 
@@ -35,5 +41,23 @@ def serve(socket_path: str, idle_timeout: float | None) -> None:
             config_path=root.get("config"),
             socket_path=socket_path,
             idle_timeout=idle_timeout,
+            metrics=metrics,
         )
     )
+
+
+@click.command(
+    "metrics",
+    help="Serve Prometheus metrics of bpfman's programs on http://HOST:PORT/metrics "
+    "(without the daemon; until SIGTERM/SIGINT).",
+)
+@click.argument("address", metavar="HOST:PORT")
+@handled
+def metrics(address: str) -> None:
+    from bpfman.server.daemon import StopSignals
+    from bpfman.server.metrics import exporter
+
+    root = click.get_current_context().find_root().params
+    with StopSignals() as stop, exporter(address, root.get("runtime_dir"), root.get("config")):
+        while not stop.wait(3600):
+            pass

@@ -43,6 +43,7 @@ class Options:
     config_path: str | None = None
     socket_path: str = DEFAULT_SOCKET
     idle_timeout: float | None = None  # seconds; None: never
+    metrics: str | None = None  # HOST:PORT of the Prometheus exporter; None: none
 
 
 def serve(opts: Options) -> None:
@@ -50,7 +51,19 @@ def serve(opts: Options) -> None:
     from bpfman.manager.core import Manager
 
     Manager(opts.runtime_dir, config_path=opts.config_path).close()  # bad config: fail now
-    servicer = BpfmanServicer(opts.runtime_dir, opts.config_path)
+    with contextlib.ExitStack() as extras:
+        observe = None
+        if opts.metrics is not None:
+            from bpfman.server.metrics import exporter
+
+            requests = extras.enter_context(
+                exporter(opts.metrics, opts.runtime_dir, opts.config_path)
+            )
+            observe = requests.observe
+        _serve(opts, BpfmanServicer(opts.runtime_dir, opts.config_path, observe=observe))
+
+
+def _serve(opts: Options, servicer: BpfmanServicer) -> None:
     workers = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="rpc")
     server = grpc.server(workers)
     add_to_server(servicer, server)

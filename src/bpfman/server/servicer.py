@@ -5,7 +5,8 @@ Every write goes through the Manager, which takes the global writer lock
 side by side. gRPC serves requests on a pool of threads; each thread has its
 own Manager (SQLite connections belong to one thread), closed when the
 thread ends. Failures become a
-status code and a one-line message (``status.status_of``).
+status code and a one-line message (``status.status_of``); with metrics on,
+each request's RPC, status and duration go to the ``observe`` callback.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("bpfman.server")
 R = TypeVar("R")
 Handler = Callable[["BpfmanServicer", Any, grpc.ServicerContext], R]
+Observer = Callable[[str, grpc.StatusCode, float], None]  # (rpc, status, seconds)
 
 
 class Activity:
@@ -62,6 +64,8 @@ def rpc(method: Handler[R]) -> Handler[R]:
     @functools.wraps(method)
     def wrapper(self: BpfmanServicer, request: Any, context: grpc.ServicerContext) -> R:
         self.activity.begin()
+        start = time.perf_counter()
+        code = grpc.StatusCode.OK
         try:
             return method(self, request, context)
         except Exception as e:
@@ -72,6 +76,8 @@ def rpc(method: Handler[R]) -> Handler[R]:
                 log.info("%s: %s: %s", method.__name__, code.name, message)
         finally:
             self.activity.end()
+            if self.observe is not None:
+                self.observe(method.__name__, code, time.perf_counter() - start)
         context.abort(code, message)
 
     return wrapper
@@ -83,11 +89,13 @@ class BpfmanServicer(pb_grpc.BpfmanServicer):
         runtime_dir: str | None,
         config_path: str | None,
         images: bytecode.ImageSource | None = None,
+        observe: Observer | None = None,
     ) -> None:
         self.runtime_dir = runtime_dir
         self.config_path = config_path
         self.images: bytecode.ImageSource = images or bytecode.OciImages()
         self.activity = Activity()
+        self.observe = observe  # told of each request (the metrics)
         self._local = threading.local()  # a thread's Manager closes when the thread ends
 
     def manager(self) -> Manager:
