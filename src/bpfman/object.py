@@ -419,7 +419,18 @@ class ObjectSpec(_Base):
 class Object(_Base):
     """A loaded eBPF object: its programs and maps live in the kernel until ``close()``.
 
-    Links made from its programs are detached on close unless they were pinned.
+    Ownership: the Object owns every Link made from its programs (``attach*()``
+    on ``obj.programs[...]``, ``attach_all()``). A Link stays attached while the
+    Object is open even if the caller drops it; ``link.detach()`` detaches it
+    earlier, ``close()`` (or leaving the ``with`` block) detaches those left,
+    except pinned ones, which stay in the kernel until their pin is removed.
+    A Program reopened on its own (``Program.from_pin``/``from_id``) has no
+    Object: the Links made from it are owned by the caller's reference.
+
+    Attributes: ``path`` (the object file), ``name``, ``btf`` (its BTF or
+    None), ``programs`` and ``maps`` (by name: only loaded programs),
+    ``globals`` (global variables by name, live: reads and writes go to the
+    kernel's .data/.bss maps; .rodata is frozen at load).
     """
 
     def __init__(self, spec: ObjectSpec) -> None:
@@ -430,7 +441,7 @@ class Object(_Base):
         self.path = spec.path
         self.name = spec.name
         self.btf = spec.btf
-        self._links: weakref.WeakSet[Link] = weakref.WeakSet()
+        self._links: list[Link] = []
         self._finalizer = weakref.finalize(self, lib.bpf_object__close, self._ptr)
         progs: dict[str, Program] = {}
         for ps in spec.programs.values():
@@ -468,15 +479,53 @@ class Object(_Base):
         pass  # .data/.bss are mmaped live after load; .rodata writes fault in the kernel
 
     def _track(self, link: Link) -> None:
-        self._links.add(link)
+        """Own *link* until ``close()`` (a strong reference: no detach by garbage collection)."""
+        self._links = [k for k in self._links if not k.closed]
+        self._links.append(link)
+
+    @property
+    def links(self) -> tuple[Link, ...]:
+        """The Links made from this object's programs that are still attached (owned here)."""
+        return tuple(k for k in self._links if not k.closed)
+
+    def attach_all(self) -> dict[str, Link]:
+        """Attach every loaded program whose ELF section names its attach point.
+
+        Like a libbpf skeleton's ``attach()``: ``tp/syscalls/sys_enter_execve``,
+        ``raw_tp/sched_switch``, ``uprobe/libc.so.6:malloc``, ``tp_btf/...``
+        are attached; programs whose section leaves the hook open (``xdp``,
+        ``tc``, ``cgroup_skb/egress``, bare ``uprobe``, ...) are skipped: attach
+        those with their ``attach_*()`` method. Returns program name -> Link;
+        the Object owns the Links too. If one attach fails, the Links this
+        call made are detached and the error is raised.
+        """
+        from bpfman.attach.by_section import parse_section
+
+        made: dict[str, Link] = {}
+        try:
+            for name, prog in self.programs.items():
+                try:
+                    target = parse_section(prog.section)
+                except BpfError:
+                    continue  # no attach point libbpf's conventions name
+                if target.needs:
+                    continue
+                made[name] = prog.attach()
+        except BaseException:
+            for link in made.values():
+                link.close()
+            raise
+        return made
 
     @property
     def closed(self) -> bool:
+        """True once ``close()`` has run."""
         return not self._finalizer.alive
 
     def close(self) -> None:
-        """Detach unpinned links made from this object, then unload it."""
-        for link in list(self._links):
+        """Detach the unpinned Links made from this object, then unload it."""
+        links, self._links = self._links, []
+        for link in links:
             link.close()
         self._finalizer()
 

@@ -95,7 +95,15 @@ def program_info_of(fd: int) -> ProgramInfo:
 
 
 class Program:
-    """A program in the kernel, held by an fd."""
+    """A program in the kernel, held by an fd.
+
+    From ``obj.programs[name]`` it belongs to its Object, which also owns
+    every Link its ``attach*()`` methods make (they stay attached until
+    ``link.detach()`` or ``obj.close()``). Reopened with ``from_pin``,
+    ``from_id`` or ``from_fd`` it stands alone: a Link made from it is
+    detached when the caller's last reference to it goes (or ``close()``),
+    unless the Link is pinned.
+    """
 
     def __init__(
         self,
@@ -124,7 +132,7 @@ class Program:
 
     @classmethod
     def from_pin(cls, path: str) -> Program:
-        """Open the program pinned at *path*."""
+        """Open the program pinned at *path* (its Links are owned by the caller's reference)."""
         return cls(_sys.obj_get(path))
 
     @classmethod
