@@ -136,12 +136,26 @@ def test_classic_ingress_qdisc_is_never_touched(obj: bpfman.Object, pair: VethPa
     tc_cmd("qdisc", "del", "dev", pair.host, "ingress")
 
 
-def test_forgotten_tc_link_is_removed_by_gc(obj: bpfman.Object, pair: VethPair) -> None:
+def test_forgotten_tc_link_stays_until_its_object_closes(bpf_obj, pair: VethPair) -> None:
+    obj = bpfman.load(bpf_obj("net"))
     obj.programs["tc_drop"].attach_tc(pair.host, "ingress")  # the TcLink is dropped at once
     gc.collect()
+    assert tc.count_filters(pair.host_index) == 1  # the Object owns it
+    assert pair.send(2) == 0 and counter(obj, TC_DROP) == 2
+    obj.close()
     assert tc.count_filters(pair.host_index) == 0
     assert "clsact" not in qdiscs(pair.host_index)
-    assert pair.send(2) == 2 and counter(obj, TC_DROP) == 0
+
+
+def test_forgotten_tc_link_of_a_standalone_program_is_removed_by_gc(
+    obj: bpfman.Object, pair: VethPair
+) -> None:
+    with bpfman.Program.from_fd(os.dup(obj.programs["tc_drop"].fd)) as prog:
+        prog.attach_tc(pair.host, "ingress")  # no Object: the caller's reference owns it
+        gc.collect()
+        assert tc.count_filters(pair.host_index) == 0
+        assert "clsact" not in qdiscs(pair.host_index)
+        assert pair.send(2) == 2 and counter(obj, TC_DROP) == 0
 
 
 EXITING_CHILD = """
