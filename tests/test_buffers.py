@@ -181,6 +181,29 @@ def test_ring_typed_event_checked_against_btf(obj) -> None:
             rb.add(obj.maps["events"])
 
 
+def test_ring_and_perf_events_typed_by_btf_name(obj) -> None:
+    """event="event": the ctypes class is made from the map's BTF, no class written by hand."""
+    rings: list[object] = []
+    perfs: list[object] = []
+    with bpfman.RingBuffer(obj.maps["bulk"], rings.append, event="event") as rb:
+        with bpfman.PerfBuffer(obj.maps["perf_events"], perfs.append, event="struct event") as pb:
+            obj.programs["rb_bulk"].test_run(PKT, repeat=3)
+            obj.programs["pb_bulk"].test_run(PKT, repeat=2)
+            assert rb.consume() == 3
+            n = 0
+            while n < 2:
+                n += pb.poll(timeout=2.0) or pytest.fail("no perf samples")
+        with pytest.raises(BpfError, match="btf_name given with a BTF type name"):
+            rb.add(obj.maps["events"], event="event", btf_name="event")
+        with pytest.raises(BpfError, match="no type named 'nope'"):
+            rb.add(obj.maps["events"], event="nope")
+    got = rings + perfs
+    assert {type(e).__name__ for e in got} == {"event"}
+    assert [(e.pid, e.tag) for e in got] == [(os.getpid(), b"kill")] * 5  # type: ignore[attr-defined]
+    assert [e.seq for e in got] == [0, 1, 2, 3, 4]  # type: ignore[attr-defined]
+    assert type(rings[0]) is type(perfs[0]) is obj.btf.ctype("event")
+
+
 def test_ring_asyncio(obj) -> None:
     async def main(rb: bpfman.RingBuffer) -> list[Event]:
         loop = asyncio.get_running_loop()

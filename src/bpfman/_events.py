@@ -46,13 +46,21 @@ def snake_case(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
 
 
-def event_type(m: Map, event: type[Any] | None, btf_name: str | None) -> EventType | None:
+def event_type(m: Map, event: type[Any] | str | None, btf_name: str | None) -> EventType | None:
     """Check *event* against the struct of that name in *m*'s BTF.
 
     The BTF name is *btf_name* when given (then it must exist), else the class
     name or its snake_case form. Types only used inside BPF programs are not in
     an object's BTF; such events are checked by size only, record by record.
+    A string *event* names a BTF type: its ctypes class is made from the BTF.
     """
+    if isinstance(event, str):
+        if btf_name is not None:
+            raise BpfError(f"map {m.name}: btf_name given with a BTF type name as event")
+        if m.btf is None:
+            raise BpfError(f"map {m.name} has no BTF: no type {event!r} to decode events to")
+        cls = m.btf.ctype(event)
+        return EventType(cls, ctypes.sizeof(cls), event)
     if event is None:
         if btf_name is not None:
             raise BpfError(f"map {m.name}: btf_name given without an event type")

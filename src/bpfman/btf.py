@@ -60,6 +60,22 @@ KIND_NAMES = {
 }
 
 _MODIFIERS = (KIND_TYPEDEF, KIND_VOLATILE, KIND_CONST, KIND_RESTRICT, KIND_TYPE_TAG)
+# what ``Btf.named`` looks for, in order, and what ``struct x``/``union x``/``enum x`` narrow to
+_LOOKUP_ORDER = (
+    KIND_STRUCT,
+    KIND_UNION,
+    KIND_ENUM,
+    KIND_ENUM64,
+    KIND_TYPEDEF,
+    KIND_INT,
+    KIND_FLOAT,
+    KIND_FWD,
+)
+_TAGS = {
+    "struct": (KIND_STRUCT, KIND_FWD),
+    "union": (KIND_UNION, KIND_FWD),
+    "enum": (KIND_ENUM, KIND_ENUM64),
+}
 
 
 @dataclass
@@ -83,6 +99,8 @@ class BtfType:
     extra: tuple[int, ...] = ()
     # datasec entries: (var type id, offset, size)
     vars: list[tuple[int, int, int]] = field(default_factory=list)
+    # enum/enum64: (name, value) of each enumerator
+    enumerators: list[tuple[str, int]] = field(default_factory=list)
 
     @property
     def kind_name(self) -> str:
@@ -152,9 +170,19 @@ class Btf:
                     else:
                         t.members.append(Member(self._str(m_name), m_type, m_off))
             elif kind == KIND_ENUM:
-                pos += 8 * vlen
+                fmt = "<Ii" if kflag else "<II"  # kind_flag: signed values
+                for _ in range(vlen):
+                    e_name, e_val = struct.unpack_from(fmt, data, pos)
+                    t.enumerators.append((self._str(e_name), e_val))
+                    pos += 8
             elif kind == KIND_ENUM64:
-                pos += 12 * vlen
+                for _ in range(vlen):
+                    e_name, lo, hi = struct.unpack_from("<III", data, pos)
+                    value = hi << 32 | lo
+                    if kflag and value >= 1 << 63:
+                        value -= 1 << 64
+                    t.enumerators.append((self._str(e_name), value))
+                    pos += 12
             elif kind == KIND_FUNC_PROTO:
                 pos += 8 * vlen
             elif kind in (KIND_VAR, KIND_DECL_TAG):
@@ -176,6 +204,33 @@ class Btf:
             if kind is None or t.kind == kind:
                 return t
         return None
+
+    def named(self, name: str) -> BtfType:
+        """The type a C programmer means by *name*: ``"exec_event"``, ``"struct exec_event"``,
+        ``"u32"``, ``"enum color"`` (structs, unions and enums before typedefs and ints)."""
+        words = name.split()
+        kinds: tuple[int, ...] = _LOOKUP_ORDER
+        if len(words) == 2 and words[0] in _TAGS:
+            kinds, name = _TAGS[words[0]], words[1]
+        for kind in kinds:
+            t = self.find(name, kind)
+            if t is not None:
+                return t
+        raise BpfError(f"no type named {name!r} in this BTF")
+
+    def ctype(self, name: str | int) -> type:
+        """A ctypes type with the layout of the BTF type *name* (or type id).
+
+        Structs and unions become ``ctypes.Structure``/``Union`` classes (nested
+        types and arrays included, padding and packing as in BTF), enums and
+        ints the ctypes integer of their size and sign, pointers ``c_uint64``
+        (an address in the kernel), typedefs what they name. Bitfields and
+        incomplete types raise ``BpfError``. The same type gives the same class.
+        """
+        from bpfman import btfctypes
+
+        t = self[name] if isinstance(name, int) else self.named(name)
+        return btfctypes.ctype_of(self, t.id)
 
     def resolve(self, type_id: int) -> BtfType:
         """The type behind typedefs and qualifiers."""
@@ -249,8 +304,10 @@ def _mismatch(btf: Btf, type_id: int, ctype: type, path: str) -> str:
         fields = getattr(ctype, "_fields_", None)
         if fields is None:
             return ""  # a plain byte-compatible type of the right size
-        cfields = [f for f in fields if not f[0].startswith("_")]
         bmembers = [m for m in t.members if m.name]
+        bnames = {m.name for m in bmembers}
+        # ctypes fields named _x that BTF does not have are padding or private
+        cfields = [f for f in fields if f[0] in bnames or not f[0].startswith("_")]
         if [f[0] for f in cfields] != [m.name for m in bmembers]:
             return (
                 f"{path} has fields {[f[0] for f in cfields]}, BTF has {[m.name for m in bmembers]}"

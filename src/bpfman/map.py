@@ -4,7 +4,8 @@
 little-endian to the map's size), ``bytes`` or ctypes instances, and read
 back as ``bytes``. ``Map.typed(key=, value=)`` gives a ``TypedMap`` that
 converts to and from ctypes types checked against the map's BTF (see
-``bpfman.typed`` for what it returns). Both have the same operations:
+``bpfman.typed`` for what it returns); ``Map.typed()`` makes those types from
+the map's BTF key and value types. Both have the same operations:
 
 - ``m[k]``, ``m.get(k)``, ``k in m``, ``m[k] = v``, ``del m[k]``, ``len(m)``,
   iteration, ``keys()``, ``values()``, ``items()`` (snapshots, read in
@@ -58,6 +59,14 @@ _MAYBE_NO_BATCH = (*_NO_BATCH, _errno.EINVAL)  # kernels without the batch comma
 _KEYLESS = (MapType.QUEUE, MapType.STACK)
 _ARRAYS = (MapType.ARRAY, MapType.PERCPU_ARRAY)
 _BATCH_BYTES = 16 << 20  # keys + values read per batch call, at most
+
+
+class _FromBtf:
+    def __repr__(self) -> str:
+        return "FROM_BTF"
+
+
+FROM_BTF: Any = _FromBtf()  # typed(): the ctypes type made from the map's BTF key/value type
 
 
 class _Access:
@@ -484,14 +493,24 @@ class Map(_Access):
         finally:
             lib.btf__free(ptr)
 
-    def typed(self, key: Any = None, value: Any = None) -> TypedMap:
+    def typed(self, key: Any = FROM_BTF, value: Any = FROM_BTF) -> TypedMap:
         """A view converting keys and values to and from ctypes types.
 
         Each type is checked against the map's BTF (size, and every field's
         name, offset and size) when the map has BTF, else against its size:
         a mismatch is a ``BpfError`` naming the field. ``None`` keeps bytes.
+        Left out, a type is made from the map's BTF key or value type
+        (``Btf.ctype``); bytes when the map has none.
         """
-        return TypedMap(self, key, value)
+        return TypedMap(self, self._btf_ctype(key, self.key_type_id),
+                        self._btf_ctype(value, self.value_type_id))  # fmt: skip
+
+    def _btf_ctype(self, given: Any, type_id: int) -> Any:
+        if given is not FROM_BTF:
+            return given
+        if self.btf is None or not type_id:
+            return None
+        return self.btf.ctype(type_id)
 
     # ------------------------------------------------------------------ basics
 

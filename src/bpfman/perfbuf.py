@@ -148,7 +148,7 @@ class PerfBuffer(EventSource):
         map: Map | None = None,
         callback: Callback | None = None,
         *,
-        event: type[Any] | None = None,
+        event: type[Any] | str | None = None,
         btf_name: str | None = None,
         pages: int = 64,
         lost: LostCallback | None = None,
@@ -165,12 +165,15 @@ class PerfBuffer(EventSource):
         map: Map,
         callback: Callback | None = None,
         *,
-        event: type[Any] | None = None,
+        event: type[Any] | str | None = None,
         btf_name: str | None = None,
         pages: int = 64,
         lost: LostCallback | None = None,
     ) -> PerfBuffer:
-        """Read *map* too, with a ring of *pages* pages (a power of two) per CPU."""
+        """Read *map* too, with a ring of *pages* pages (a power of two) per CPU.
+
+        *event* is a ctypes type or a BTF type name, as for ``RingBuffer.add``.
+        """
         self._ep()
         if any(b.map_id == map.id for b in self._bufs):
             raise BpfError(f"map {map.name} is already in this perf buffer")

@@ -319,7 +319,7 @@ class RingBuffer(EventSource):
         map: Map | None = None,
         callback: Callback | None = None,
         *,
-        event: type[Any] | None = None,
+        event: type[Any] | str | None = None,
         btf_name: str | None = None,
         batch: bool | int = False,
     ) -> None:
@@ -333,7 +333,7 @@ class RingBuffer(EventSource):
         map: Map,
         callback: Callback | None = None,
         *,
-        event: type[Any] | None = None,
+        event: type[Any] | str | None = None,
         btf_name: str | None = None,
         batch: bool | int = False,
     ) -> RingBuffer:
@@ -345,7 +345,9 @@ class RingBuffer(EventSource):
         mismatch raises ``BpfError``. Structs used only inside the programs are not
         in the BTF (a global of that type puts them there); then only sizes are
         checked, per record. A record shorter than *event* raises ``BpfError``
-        from the call that reads it (the record is skipped).
+        from the call that reads it (the record is skipped). *event* may also be
+        the name of a type in the map's BTF (``event="exec_event"``): events are
+        then decoded to the ctypes class made from it (``Btf.ctype``).
 
         *batch*: ``True`` (up to 65536 events) or a maximum: the callback (or the
         iterator) gets ctypes arrays of *event*; every record must have exactly
