@@ -249,10 +249,16 @@ def test_attach_specs_take_the_api_fields() -> None:
 
 def test_status_codes() -> None:
     from bpfman import images
-    from bpfman.errors import BpfError, KernelFeatureError
+    from bpfman.errors import BpfError, KernelFeatureError, UnknownName
     from bpfman.manager.errors import InputError, NotFoundError, PreconditionError
     from bpfman.manager.lock import LockTimeout
     from bpfman.server.status import Unimplemented, status_of
+
+    # one root: every error the manager or the library raises on purpose is a BpfError
+    for kind in (InputError, NotFoundError, PreconditionError, LockTimeout, UnknownName):
+        assert issubclass(kind, BpfError), kind
+    for kind in (images.ImageError, KernelFeatureError):
+        assert issubclass(kind, BpfError), kind
 
     C = grpc.StatusCode
     cases = [
@@ -276,6 +282,9 @@ def test_status_codes() -> None:
         (images.TamperedCache("tampered"), C.FAILED_PRECONDITION, "tampered"),
         (images.SignatureError("forged"), C.FAILED_PRECONDITION, "forged"),
         (images.ImageError("registry answered 500"), C.ABORTED, "registry answered 500"),
+        (UnknownName("no program named 'x'"), C.NOT_FOUND, "no program named 'x'"),
+        # a bare KeyError is a programming error, never a user's "not found"
+        (KeyError("params"), C.INTERNAL, "internal error (KeyError): 'params'"),
     ]
     for exc, code, message in cases:
         assert status_of(exc) == (code, message)

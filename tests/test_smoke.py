@@ -7,6 +7,7 @@ import os
 import pytest
 
 import bpfman
+from bpfman.errors import UnknownName
 
 
 def test_open_configure_load_attach_count(bpf_obj) -> None:
@@ -34,7 +35,10 @@ def test_open_configure_load_attach_count(bpf_obj) -> None:
 
 def test_unknown_names_list_known(bpf_obj) -> None:
     with bpfman.load(bpf_obj("basic")) as obj:
-        with pytest.raises(KeyError, match="known: count_getppid, count_kill, count_raw"):
+        with pytest.raises(UnknownName, match="known: count_getppid, count_kill, count_raw"):
             obj.programs["nope"]
-        with pytest.raises(KeyError, match="counts"):
+        with pytest.raises(KeyError, match="counts"):  # an UnknownName is a KeyError too
             obj.maps["nope"]
+        assert "nope" not in obj.programs and obj.maps.get("nope") is None
+        with pytest.raises(UnknownName, match=r"^no global variable named 'nope' \(known: "):
+            obj.globals["nope"]

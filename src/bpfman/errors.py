@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import errno as _errno
 import os
+
+ENOTSUPP = 524  # the kernel-internal "operation not supported" (not in errno.h)
 
 
 class BpfError(Exception):
@@ -39,6 +40,20 @@ class BpfError(Exception):
             if inside:
                 out.append(line)
         return "\n".join(out)
+
+
+class InputError(BpfError, ValueError):
+    """Bad user input: the CLI exits 2, the daemon answers INVALID_ARGUMENT."""
+
+
+class UnknownName(BpfError, KeyError):
+    """No program, map or variable by that name; the message lists the known ones.
+
+    A ``KeyError`` too, so mappings keep their contract (``in``, ``.get``).
+    """
+
+    def __str__(self) -> str:
+        return BpfError.__str__(self)
 
 
 class KernelFeatureError(BpfError):
@@ -124,11 +139,3 @@ def _last_libbpf_reason(text: str) -> str:
             continue
         best = line
     return best[:200]
-
-
-ENOENT = _errno.ENOENT
-EPERM = _errno.EPERM
-EINVAL = _errno.EINVAL
-EOPNOTSUPP = _errno.EOPNOTSUPP
-EEXIST = _errno.EEXIST
-EBUSY = _errno.EBUSY

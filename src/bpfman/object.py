@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from bpfman import _libbpf, elf
 from bpfman._libbpf import lib
 from bpfman.btf import KIND_INT, Btf, Variable
-from bpfman.errors import BpfError, from_errno
+from bpfman.errors import BpfError, UnknownName, from_errno
 from bpfman.kinds import AttachType, MapType, ProgramType, name_of
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ V = TypeVar("V")
 
 
 class NamedMapping(Mapping[str, V]):
-    """A read-only mapping whose ``KeyError`` lists the names that exist."""
+    """A read-only mapping whose ``KeyError`` (an ``UnknownName``) lists the names that exist."""
 
     def __init__(self, what: str, items: dict[str, V]) -> None:
         self._what = what
@@ -36,7 +36,7 @@ class NamedMapping(Mapping[str, V]):
             return self._items[name]
         except KeyError:
             known = ", ".join(sorted(self._items)) or "none"
-            raise KeyError(f"no {self._what} named {name!r} (known: {known})") from None
+            raise UnknownName(f"no {self._what} named {name!r} (known: {known})") from None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._items)
@@ -223,7 +223,7 @@ class Globals(Mapping[str, Any]):
             return self._vars[name]
         except KeyError:
             known = ", ".join(sorted(self._vars)) or "none"
-            raise KeyError(f"no global variable named {name!r} (known: {known})") from None
+            raise UnknownName(f"no global variable named {name!r} (known: {known})") from None
 
     def _section(self, map_ptr: int) -> bytearray:
         """The whole data section: the initial value before load, the live map after."""

@@ -48,18 +48,14 @@ def handled(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from bpfman.errors import BpfError
-        from bpfman.manager.lock import LockTimeout
-        from bpfman.manager.parse import InputError
+        from bpfman.errors import BpfError, InputError
 
         try:
             return fn(*args, **kwargs)
         except InputError as e:
             fail(str(e), 2)
-        except (BpfError, LockTimeout) as e:
+        except BpfError as e:  # the root of every library, manager and image error
             fail(str(e), 1)
-        except KeyError as e:
-            fail(str(e.args[0]) if e.args else "not found", 1)
 
     return wrapper  # type: ignore[return-value]
 

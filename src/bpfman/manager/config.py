@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bpfman.manager.parse import InputError
+from bpfman.errors import InputError
 
 XDP_MODES = ("drv", "skb", "hw")
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from bpfman.errors import BpfError
-from bpfman.manager.parse import InputError
+from bpfman.errors import BpfError, InputError
 
 
 class NotFoundError(BpfError):

@@ -8,9 +8,11 @@ import os
 import time
 from types import TracebackType
 
+from bpfman.errors import BpfError
 
-class LockTimeout(Exception):
-    pass
+
+class LockTimeout(BpfError):
+    """Another bpfman held the writer lock for the whole timeout (gRPC UNAVAILABLE)."""
 
 
 class WriterLock:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
+from bpfman.errors import InputError
 from bpfman.kinds import TC_VERDICTS, XDP_VERDICTS
 from bpfman.manager.models import LOAD_TYPES, BpfmanType, ProgramRequest
-
-
-class InputError(ValueError):
-    """Bad user input: the CLI exits 2, the daemon answers INVALID_ARGUMENT."""
 
 
 def program_requests(entries: list[str]) -> list[ProgramRequest]:

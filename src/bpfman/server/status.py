@@ -13,7 +13,7 @@ class Unimplemented(Exception):
 
 def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     """The status code and one-line message for *exc*, raised while serving a request."""
-    from bpfman.errors import BpfError, KernelFeatureError
+    from bpfman.errors import BpfError, InputError, KernelFeatureError, UnknownName
     from bpfman.images.errors import (
         ImageNotFound,
         NotBytecode,
@@ -23,14 +23,14 @@ def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
         SignatureError,
         TamperedCache,
     )
-    from bpfman.manager.errors import InputError, NotFoundError, PreconditionError
+    from bpfman.manager.errors import NotFoundError, PreconditionError
     from bpfman.manager.lock import LockTimeout
 
     C = grpc.StatusCode
     kinds: list[tuple[tuple[type[BaseException], ...], grpc.StatusCode]] = [
         ((Unimplemented,), C.UNIMPLEMENTED),
         ((InputError,), C.INVALID_ARGUMENT),
-        ((NotFoundError, KeyError, ImageNotFound), C.NOT_FOUND),
+        ((NotFoundError, UnknownName, ImageNotFound), C.NOT_FOUND),
         ((RegistryUnreachable, LockTimeout), C.UNAVAILABLE),
         ((RegistryDenied,), C.PERMISSION_DENIED),
         (
@@ -65,11 +65,7 @@ def _errno_code(err: int) -> grpc.StatusCode:
 
 
 def _one_line(exc: BaseException, code: grpc.StatusCode) -> str:
-    if isinstance(exc, KeyError):
-        text = str(exc.args[0]) if exc.args else "not found"
-    else:
-        text = str(exc)
-    lines = text.strip().splitlines()
+    lines = str(exc).strip().splitlines()
     text = lines[0] if lines else type(exc).__name__
     if code == grpc.StatusCode.INTERNAL:
         return f"internal error ({type(exc).__name__}): {text}"
