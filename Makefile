@@ -73,12 +73,20 @@ vmtest: setup bpf
 	bash vm/setup.sh
 	$(PY) vm/run.py $(VMTEST_ARGS)
 
-lint: setup
+# lint needs only the virtualenv with the dev tools: no root, no apt, no mounts, no BPF build
+VENV_PY ?= python3
+.stamp-venv: pyproject.toml
+	test -x .venv/bin/python || $(VENV_PY) -m venv .venv
+	.venv/bin/pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+lint: .stamp-venv
 	.venv/bin/ruff check src tests bench vm
+	.venv/bin/lint-imports --no-cache
 	.venv/bin/mypy
 	.venv/bin/mypy --strict vm
 
 check: lint test
 
 clean:
-	rm -rf $(BUILD) .stamp-setup
+	rm -rf $(BUILD) .stamp-setup .stamp-venv

@@ -165,10 +165,7 @@ def pin_dir() -> Iterator[str]:
 
 
 @pytest.fixture(autouse=True)
-def no_residue(request: pytest.FixtureRequest) -> Iterator[None]:
-    if request.node.get_closest_marker("allow_residue"):
-        yield
-        return
+def no_residue() -> Iterator[None]:
     before = _snapshot()
     yield
     left = residue(before)
@@ -188,7 +185,6 @@ def cli() -> Iterator[Cli]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "allow_residue: the test manages residue itself")
     config.addinivalue_line(
         "markers",
         "kernel_feature: behaviour depends on what the kernel allows (kprobes, trampolines,"

@@ -7,7 +7,7 @@ import os
 import pytest
 
 import bpfman
-from bpfman import _sys, features, netns
+from bpfman import features, netns
 from netutil import TC_EGRESS, TC_INGRESS, XDP_DROP, XDP_PASS, VethPair, qdiscs
 
 
@@ -63,8 +63,7 @@ def test_xdp_in_another_netns(cli, bpf_obj, veth) -> None:
     assert link["attach"]["xdp_attach_info"]["netns"] == veth.netns_path
     assert veth.send(4, to="peer") == 0
     assert counter(cli, xdp_drop, XDP_DROP) == 4
-    with netns.enter(veth.netns_path):
-        ifindex = _sys.ifindex(veth.peer)
+    ifindex = netns.ifindex(veth.peer, veth.netns_path)
     cli("detach", str(link["link_id"]))
     assert veth.send(2, to="peer") == 2
     cli("unload", str(xdp_drop))

@@ -17,7 +17,10 @@ def test_wheel_contents(tmp_path) -> None:
          "-q", "-w", str(tmp_path)],
         check=True, capture_output=True, timeout=300,
     )  # fmt: skip
-    (wheel,) = tmp_path.glob("pybpfman-*.whl")
+    import bpfman
+
+    # one source of truth for the version: the wheel's is bpfman.__version__
+    (wheel,) = tmp_path.glob(f"pybpfman-{bpfman.__version__}-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in (
         "bpfman/data/xdp_dispatcher.bpf.o",

@@ -14,7 +14,6 @@ import contextlib
 import ctypes
 import os
 import threading
-from collections import deque
 from collections.abc import Iterator
 from ctypes import (
     CFUNCTYPE,
@@ -495,7 +494,6 @@ __all__ = [
 LIBBPF_WARN, LIBBPF_INFO, LIBBPF_DEBUG = 0, 1, 2
 
 _tls = threading.local()
-recent: deque[str] = deque(maxlen=200)
 _debug = bool(os.environ.get("BPFMAN_LIBBPF_DEBUG"))
 
 
@@ -507,7 +505,6 @@ def _on_print(level: int, fmt: bytes | None, va: int | None) -> int:
     text = buf.value.decode(errors="replace")
     if n >= len(buf):
         text += "...(truncated)\n"
-    recent.append(text)
     for sink in getattr(_tls, "stack", ()):
         sink.append(text)
     return 0

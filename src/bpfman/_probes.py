@@ -19,7 +19,7 @@ from typing import Any
 
 from bpfman import _libbpf, _sys
 from bpfman._libbpf import lib
-from bpfman.errors import BpfError
+from bpfman.errors import ENOTSUPP, BpfError
 from bpfman.features import (
     BTF_MISSING,
     CGROUP2_MISSING,
@@ -46,7 +46,6 @@ FENTRY_TARGETS = ("bpf_fentry_test1", "do_unlinkat", "vfs_read")
 LSM_TARGETS = ("bpf_lsm_file_open", "bpf_lsm_bpf")
 BTF_KIND_TYPEDEF = 8
 BTF_KIND_FUNC = 12
-ENOTSUPP = 524
 
 PROBES: dict[str, Callable[[], tuple[bool, str]]] = {}
 

@@ -76,13 +76,6 @@ def link_create_tcx(
     return bpf(BPF_LINK_CREATE, attr, "tcx link create")
 
 
-def link_create_netfilter(
-    prog_fd: int, pf: int, hooknum: int, priority: int, nf_flags: int = 0
-) -> int:
-    attr = struct.pack("=IIII IIiI", prog_fd, 0, 45, 0, pf, hooknum, priority, nf_flags)
-    return bpf(BPF_LINK_CREATE, attr, "netfilter link create")
-
-
 def enable_stats() -> int:
     """BPF_ENABLE_STATS (run time): programs count run_cnt/run_time_ns while the fd is open."""
     return bpf(BPF_ENABLE_STATS, struct.pack("=I", BPF_STATS_RUN_TIME), "enable run-time stats")
@@ -329,16 +322,6 @@ def obj_pin(fd: int, path: str) -> None:
     if _libbpf.lib.bpf_obj_pin(fd, os.fsencode(path)) != 0:
         err = ctypes.get_errno()
         raise BpfError(f"cannot pin at {path}: {os.strerror(err)}", errno=err)
-
-
-def ifindex(iface: str | int) -> int:
-    """The index of network interface *iface* (a name or an index) in this netns."""
-    if isinstance(iface, int):
-        return iface
-    idx = int(_libbpf.libc.if_nametoindex(iface.encode()))
-    if idx == 0:
-        raise BpfError(f"no network interface named {iface!r}", errno=19)
-    return idx
 
 
 # --------------------------------------------------------------------------- raw loads (probes)

@@ -17,10 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from bpfman import _libbpf, _sys
 from bpfman._libbpf import lib
-from bpfman.errors import BpfError, from_errno
+from bpfman.errors import ENOTSUPP, BpfError, from_errno
 from bpfman.kinds import LinkType
-
-ENOTSUPP = 524  # the kernel-internal "operation not supported"
 
 if TYPE_CHECKING:
     from bpfman.program import Program

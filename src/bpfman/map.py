@@ -41,7 +41,7 @@ from bpfman._sys import (
     map_elem,
 )
 from bpfman.btf import Btf
-from bpfman.errors import BpfError, from_errno
+from bpfman.errors import ENOTSUPP, BpfError, from_errno
 from bpfman.kinds import PERCPU_MAP_TYPES, MapType, name_of
 from bpfman.typed import Codec, NoKeyCodec, make_codec
 
@@ -53,7 +53,6 @@ BPF_NOEXIST = 1
 BPF_EXIST = 2
 BPF_F_NO_PREALLOC = 1
 
-ENOTSUPP = 524  # the kernel's "operation not supported" for map types without a batch op
 _NO_BATCH = (ENOTSUPP, _errno.EOPNOTSUPP)  # remembered per map: go one by one from then on
 _MAYBE_NO_BATCH = (*_NO_BATCH, _errno.EINVAL)  # kernels without the batch commands
 _KEYLESS = (MapType.QUEUE, MapType.STACK)

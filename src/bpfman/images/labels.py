@@ -24,8 +24,6 @@ PROGRAMS = "io.ebpf.programs"
 MAPS = "io.ebpf.maps"
 OLD_FUNCTION = "io.ebpf.bpf_function_name"
 OLD_TYPE = "io.ebpf.program_type"
-OLD_NAME = "io.ebpf.program_name"
-OLD_FILENAME = "io.ebpf.filename"
 
 # bpfman's program type words by ELF section prefix (longest prefix wins)
 _SECTION_TYPES = {

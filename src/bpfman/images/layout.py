@@ -106,13 +106,6 @@ def config_labels(config: bytes, image: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in labels.items()}
 
 
-def config_platform(config: bytes, image: str) -> str:
-    doc = parse_json(config, f"the config of image {image}")
-    if doc.get("os") and doc.get("architecture"):
-        return f"{doc['os']}/{doc['architecture']}"
-    return ""
-
-
 def first_file(layer: bytes, image: str) -> tuple[str, bytes]:
     """(name, bytes) of the first regular file of a (gzipped) tar layer."""
     raw = layer

@@ -93,10 +93,6 @@ def host_platform() -> str:
     return f"linux/{host_goarch()}"
 
 
-def slot_for(goarch: str) -> Slot | None:
-    return next((s for s in SLOTS if s.goarch == goarch), None)
-
-
 def slot_for_cilium(arch: str, endian_word: str) -> Slot | None:
     """The slot of a bpf2go object name's ``<arch>_<bpfel|bpfeb>``."""
     endian = {"bpfel": LITTLE, "bpfeb": BIG}.get(endian_word)

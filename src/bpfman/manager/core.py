@@ -26,7 +26,6 @@ from bpfman.manager.paths import Paths, ensure_layout, pin_name, runtime_root
 from bpfman.manager.store import Store
 from bpfman.manager.undo import Undo
 
-APPLICATION_KEY = "bpfman_application"
 log = logging.getLogger("bpfman.manager")
 
 

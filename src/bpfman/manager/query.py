@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 from bpfman import _sys
 from bpfman.manager import views
 from bpfman.manager.errors import InputError, NotFoundError
-from bpfman.manager.loadplan import KERNEL_TYPE
 from bpfman.manager.models import LOAD_TYPES, ProgramRecord
 
 if TYPE_CHECKING:
@@ -97,7 +96,3 @@ def _matches(rec: ProgramRecord, words: set[str] | None, selector: dict[str, str
     if words is not None and rec.type_word not in words:
         return False
     return all(rec.metadata.get(k) == v for k, v in selector.items())
-
-
-def kernel_type_of(rec: ProgramRecord) -> int:
-    return int(KERNEL_TYPE[rec.kind][0])
