@@ -57,7 +57,7 @@ $(BUILD)/tests/upstream/%.o: $(UPSTREAM_DIR)/%.c $(wildcard $(UPSTREAM_DIR)/*/*.
 bpf: $(EXAMPLE_OBJ) $(DISPATCH_OBJ) $(TEST_OBJ) $(UPSTREAM_OBJ)
 	@$(PY) -m compileall -q src  # byte-code on disk: the CLI starts faster (PYTHONDONTWRITEBYTECODE)
 
-# the daemon's Python code (src/bpfman/server/bpfman_pb2*) from proto/bpfman/v1/bpfman.proto;
+# the daemon's Python code (src/bpfman/server/{bpfman,csi}_pb2*) from proto/{bpfman,csi}/v1/*.proto;
 # tests/test_grpc_proto.py fails when the committed code is not what this generates
 proto: setup
 	$(PY) proto/generate.py

@@ -1,10 +1,14 @@
-"""Generate the daemon's Python code from ``proto/bpfman/v1/bpfman.proto`` (``make proto``).
+"""Generate the daemon's Python code from the protos under ``proto/`` (``make proto``).
 
-``python proto/generate.py [OUT]`` writes ``OUT/bpfman/server/bpfman_pb2.py``,
-``bpfman_pb2.pyi`` and ``bpfman_pb2_grpc.py`` (OUT defaults to ``src``: the
-committed copies). The proto is mapped to ``bpfman/server/`` so the generated
-gRPC module imports ``bpfman.server.bpfman_pb2``. tests/test_grpc_proto.py
-regenerates into a temporary directory and checks the committed files match.
+``python proto/generate.py [OUT]`` writes, under ``OUT/bpfman/server/``:
+``bpfman_pb2.py``, ``bpfman_pb2.pyi`` and ``bpfman_pb2_grpc.py`` from
+``proto/bpfman/v1/bpfman.proto`` (bpfman's API), and ``csi_pb2.py``,
+``csi_pb2.pyi`` and ``csi_pb2_grpc.py`` from ``proto/csi/v1/csi.proto``
+(the CSI spec's, vendored unchanged: proto/csi/README.md). OUT defaults to
+``src``: the committed copies. Each proto is mapped to ``bpfman/server/`` so
+the generated gRPC modules import ``bpfman.server.<name>_pb2``.
+tests/test_grpc_proto.py regenerates into a temporary directory and checks
+the committed files match.
 """
 
 from __future__ import annotations
@@ -13,27 +17,40 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PROTO = ROOT / "proto" / "bpfman" / "v1" / "bpfman.proto"
+PROTOS = (
+    ROOT / "proto" / "bpfman" / "v1" / "bpfman.proto",
+    ROOT / "proto" / "csi" / "v1" / "csi.proto",
+)
 PACKAGE_DIR = "bpfman/server"  # where the generated modules live, under OUT
-OUTPUTS = ("bpfman_pb2.py", "bpfman_pb2.pyi", "bpfman_pb2_grpc.py")
+SUFFIXES = ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py")
+
+
+def outputs() -> list[str]:
+    """The names of every generated file (in bpfman/server/)."""
+    return sorted(p.stem + s for p in PROTOS for s in SUFFIXES)
 
 
 def generate(out: Path) -> list[Path]:
     """Run grpcio-tools' protoc into *out*; returns the files written."""
+    from importlib.resources import files
+
     from grpc_tools import protoc
 
+    well_known = str(files("grpc_tools") / "_proto")  # google/protobuf/*.proto (csi imports them)
     out.mkdir(parents=True, exist_ok=True)
-    args = [
-        "protoc",
-        f"-I{PACKAGE_DIR}={PROTO.parent}",
-        f"--python_out={out}",
-        f"--pyi_out={out}",
-        f"--grpc_python_out={out}",
-        str(PROTO),
-    ]
-    if protoc.main(args) != 0:
-        raise SystemExit(f"protoc failed on {PROTO}")
-    return [out / PACKAGE_DIR / name for name in OUTPUTS]
+    for proto in PROTOS:
+        args = [
+            "protoc",
+            f"-I{PACKAGE_DIR}={proto.parent}",
+            f"-I{well_known}",
+            f"--python_out={out}",
+            f"--pyi_out={out}",
+            f"--grpc_python_out={out}",
+            str(proto),
+        ]
+        if protoc.main(args) != 0:
+            raise SystemExit(f"protoc failed on {proto}")
+    return [out / PACKAGE_DIR / name for name in outputs()]
 
 
 def main() -> int:

@@ -169,7 +169,10 @@ def test_generated_code_matches_the_proto(tmp_path: Path) -> None:
         capture_output=True,
     )
     generated = sorted(p.name for p in (tmp_path / "bpfman" / "server").iterdir())
-    assert generated == ["bpfman_pb2.py", "bpfman_pb2.pyi", "bpfman_pb2_grpc.py"]
+    assert generated == [
+        "bpfman_pb2.py", "bpfman_pb2.pyi", "bpfman_pb2_grpc.py",
+        "csi_pb2.py", "csi_pb2.pyi", "csi_pb2_grpc.py",
+    ]  # fmt: skip
     for name in generated:
         committed = ROOT / "src" / "bpfman" / "server" / name
         fresh = tmp_path / "bpfman" / "server" / name

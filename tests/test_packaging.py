@@ -28,6 +28,8 @@ def test_wheel_contents(tmp_path) -> None:
         "bpfman/data/syscount.bpf.o",
         "bpfman/server/bpfman_pb2.py",
         "bpfman/server/bpfman_pb2_grpc.py",
+        "bpfman/server/csi_pb2.py",
+        "bpfman/server/csi_pb2_grpc.py",
         "bpfman/py.typed",
     ):
         assert needed in names, needed

@@ -476,6 +476,10 @@ libc.setns.restype = c_int
 libc.setns.argtypes = [c_int, c_int]
 libc.if_nametoindex.restype = c_uint
 libc.if_nametoindex.argtypes = [c_char_p]
+libc.mount.restype = c_int
+libc.mount.argtypes = [c_char_p, c_char_p, c_char_p, ctypes.c_ulong, c_char_p]
+libc.umount2.restype = c_int
+libc.umount2.argtypes = [c_char_p, c_int]
 
 __all__ = [
     "POINTER",

@@ -429,3 +429,34 @@ def map_elem(cmd: int, attr: ctypes.Array[c_char]) -> int:
     if _syscall(SYS_BPF, cmd, attr, _ELEM_ATTR_SIZE) < 0:
         return ctypes.get_errno()
     return 0
+
+
+# mount(2) flags
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_REMOUNT = 32
+MS_BIND = 4096
+MNT_DETACH = 2
+
+
+def mount(source: str, target: str, fstype: str | None, flags: int = 0, data: str = "") -> None:
+    """mount(2); raise ``BpfError`` naming the target on failure."""
+    ret = _libbpf.libc.mount(
+        os.fsencode(source),
+        os.fsencode(target),
+        fstype.encode() if fstype else None,
+        flags,
+        data.encode() if data else None,
+    )
+    if ret != 0:
+        err = ctypes.get_errno()
+        raise BpfError(f"cannot mount {source} on {target}: {os.strerror(err)}", errno=err)
+
+
+def umount(target: str, flags: int = 0) -> None:
+    """umount2(2); raise ``BpfError`` naming the target on failure."""
+    if _libbpf.libc.umount2(os.fsencode(target), flags) != 0:
+        err = ctypes.get_errno()
+        raise BpfError(f"cannot unmount {target}: {os.strerror(err)}", errno=err)

@@ -29,11 +29,33 @@ from bpfman.server import DEFAULT_SOCKET
     metavar="HOST:PORT",
     help="also serve Prometheus metrics on http://HOST:PORT/metrics",
 )
+@click.option(
+    "--csi-support",
+    is_flag=True,
+    help="also serve the CSI node plugin (driver csi.bpfman.io) for pods' map volumes",
+)
+@click.option(
+    "--csi-socket",
+    default=None,
+    metavar="PATH",
+    help="the CSI plugin's Unix socket (default: <runtime-dir>/csi/csi.sock)",
+)
 @handled
-def serve(socket_path: str, idle_timeout: float | None, metrics: str | None) -> None:
+def serve(
+    socket_path: str,
+    idle_timeout: float | None,
+    metrics: str | None,
+    csi_support: bool,
+    csi_socket: str | None,
+) -> None:
+    from bpfman.manager.errors import InputError
     from bpfman.server.daemon import Options
     from bpfman.server.daemon import serve as run
 
+    if idle_timeout is not None and csi_support:
+        raise InputError("--idle-timeout cannot be used with --csi-support (kubelet calls it)")
+    if csi_socket is not None and not csi_support:
+        raise InputError("--csi-socket needs --csi-support")
     root = click.get_current_context().find_root().params
     run(
         Options(
@@ -42,6 +64,8 @@ def serve(socket_path: str, idle_timeout: float | None, metrics: str | None) -> 
             socket_path=socket_path,
             idle_timeout=idle_timeout,
             metrics=metrics,
+            csi_support=csi_support,
+            csi_socket=csi_socket,
         )
     )
 

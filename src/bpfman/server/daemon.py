@@ -44,6 +44,8 @@ class Options:
     socket_path: str = DEFAULT_SOCKET
     idle_timeout: float | None = None  # seconds; None: never
     metrics: str | None = None  # HOST:PORT of the Prometheus exporter; None: none
+    csi_support: bool = False  # also serve the CSI node plugin (bpfman.server.csi)
+    csi_socket: str | None = None  # default <runtime>/csi/csi.sock
 
 
 def serve(opts: Options) -> None:
@@ -60,7 +62,31 @@ def serve(opts: Options) -> None:
                 exporter(opts.metrics, opts.runtime_dir, opts.config_path)
             )
             observe = requests.observe
+        if opts.csi_support:
+            extras.enter_context(_csi_serving(opts))
         _serve(opts, BpfmanServicer(opts.runtime_dir, opts.config_path, observe=observe))
+
+
+@contextlib.contextmanager
+def _csi_serving(opts: Options) -> Iterator[None]:
+    """The CSI node plugin's server on its own socket, while inside."""
+    from bpfman.manager.paths import runtime_root
+    from bpfman.server import csi
+
+    path = opts.csi_socket or os.path.join(runtime_root(opts.runtime_dir), "csi", "csi.sock")
+    workers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="csi")
+    server = grpc.server(workers)
+    csi.add_to_server(opts.runtime_dir, opts.config_path, server)
+    try:
+        with _own_socket(server, path):
+            server.start()
+            log.info("serving CSI %s on unix:%s", csi.DRIVER_NAME, path)
+            try:
+                yield
+            finally:
+                server.stop(GRACE_S).wait()
+    finally:
+        workers.shutdown(wait=True)
 
 
 def _serve(opts: Options, servicer: BpfmanServicer) -> None:
