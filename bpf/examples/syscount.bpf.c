@@ -23,6 +23,10 @@ struct exec_event {
 
 volatile const __u32 filter_pid = 0;  /* 0: every process */
 
+/* Types used only inside programs are not in the object's BTF: this unused
+ * pointer puts the ring buffer's event type there (Btf.ctype, bpfman gen python). */
+struct exec_event *unused_exec_event __attribute__((unused));
+
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
     __uint(max_entries, 4096);

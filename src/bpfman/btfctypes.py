@@ -18,6 +18,7 @@ import ctypes
 import keyword
 import re
 import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,7 +149,12 @@ class Describer:
             raise BpfError("void is not a data type")
         raise BpfError(f"{what} is a {t.kind_name}, not a data type")
 
-    def _unique(self, name: str) -> str:
+    def reserve(self, names: Iterable[str]) -> None:
+        """Names no described type may take (they get a ``_2`` suffix)."""
+        self._names.update(names)
+
+    def unique(self, name: str) -> str:
+        """*name* as a Python identifier no other type of this BTF has taken."""
         base = py_name(name)
         out, n = base, 1
         while out in self._names:
@@ -160,7 +166,7 @@ class Describer:
     def _record(self, t: BtfType, hint: str) -> Record:
         union = t.kind == KIND_UNION
         c_name = f"{t.kind_name} {t.name or '(anon)'}"
-        rec = Record(self._unique(t.name or hint or f"anon_{t.id}"), c_name, union, t.size_or_type)
+        rec = Record(self.unique(t.name or hint or f"anon_{t.id}"), c_name, union, t.size_or_type)
         placed: list[tuple[str, Desc, int]] = []
         for i, m in enumerate(t.members):
             self._refuse_bitfield(t, m, c_name)

@@ -28,7 +28,7 @@ import errno as _errno
 import os
 import weakref
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from bpfman import _libbpf, _sys
 from bpfman._libbpf import lib
@@ -58,6 +58,10 @@ _MAYBE_NO_BATCH = (*_NO_BATCH, _errno.EINVAL)  # kernels without the batch comma
 _KEYLESS = (MapType.QUEUE, MapType.STACK)
 _ARRAYS = (MapType.ARRAY, MapType.PERCPU_ARRAY)
 _BATCH_BYTES = 16 << 20  # keys + values read per batch call, at most
+
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class _FromBtf:
@@ -492,7 +496,7 @@ class Map(_Access):
         finally:
             lib.btf__free(ptr)
 
-    def typed(self, key: Any = FROM_BTF, value: Any = FROM_BTF) -> TypedMap:
+    def typed(self, key: Any = FROM_BTF, value: Any = FROM_BTF) -> TypedMap[Any, Any]:
         """A view converting keys and values to and from ctypes types.
 
         Each type is checked against the map's BTF (size, and every field's
@@ -576,11 +580,30 @@ class Map(_Access):
             self.pin_path = None
 
 
-class TypedMap(_Access):
+class TypedMap(_Access, Generic[K, V]):
     """A view of a ``Map`` through ctypes key and value types (see ``bpfman.typed``).
 
     Attributes it does not have (``id``, ``fd``, ``pin``, ``freeze`` ...) are the map's.
+    ``K`` and ``V`` are the Python types of keys and values for type checkers
+    (``TypedMap[count_key, int]`` in a skeleton from ``bpfman gen python``);
+    ``Map.typed()`` returns ``TypedMap[Any, Any]``.
     """
+
+    if TYPE_CHECKING:  # the operations of _Access, typed by K and V
+
+        def __getitem__(self, key: K) -> V: ...
+        def get(self, key: K, default: Any = None) -> V: ...
+        def __setitem__(self, key: K, value: V) -> None: ...
+        def update(self, key: K, value: V, flags: int = BPF_ANY) -> None: ...
+        def __delitem__(self, key: K) -> None: ...
+        def keys(self) -> list[K]: ...
+        def values(self) -> list[V]: ...
+        def items(self) -> Iterator[tuple[K, V]]: ...
+        def __iter__(self) -> Iterator[K]: ...
+        def lookup_batch(self) -> tuple[list[K], list[V]]: ...
+        def push(self, value: V, overwrite: bool = False) -> None: ...
+        def pop(self) -> V: ...
+        def peek(self) -> V: ...
 
     def __init__(self, m: Map, key: Any = None, value: Any = None) -> None:
         self.map = m

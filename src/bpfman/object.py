@@ -152,6 +152,16 @@ class MapSpec:
             raise from_errno(f"cannot set max_entries of map {self.name}", err)
 
     @property
+    def key_type_id(self) -> int:
+        """The BTF type id of the keys (0: the map was declared with sizes only)."""
+        return int(lib.bpf_map__btf_key_type_id(self._ptr))
+
+    @property
+    def value_type_id(self) -> int:
+        """The BTF type id of the values (0: the map was declared with sizes only)."""
+        return int(lib.bpf_map__btf_value_type_id(self._ptr))
+
+    @property
     def flags(self) -> int:
         return int(lib.bpf_map__map_flags(self._ptr))
 
@@ -251,9 +261,14 @@ class Globals(Mapping[str, Any]):
             return
         lib.bpf_map__set_initial_value(map_ptr, bytes(section), len(section))
 
-    def __getitem__(self, name: str) -> Any:
+    def raw(self, name: str) -> bytes:
+        """The variable's bytes, whatever its type."""
         var, map_ptr = self._var(name)
-        raw = bytes(self._section(map_ptr)[var.offset : var.offset + var.size])
+        return bytes(self._section(map_ptr)[var.offset : var.offset + var.size])
+
+    def __getitem__(self, name: str) -> Any:
+        var, _ = self._var(name)
+        raw = self.raw(name)
         btf = self._owner.btf
         assert btf is not None
         if btf.resolve(var.type_id).kind == KIND_INT and var.size <= 8:

@@ -20,9 +20,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "metrics": ("bpfman.cli.serve", "metrics"),
     "image": ("bpfman.cli.images", "image_group"),
     "completion": ("bpfman.cli.main", "completion"),
+    "gen": ("bpfman.cli.devtools", "gen"),
 }
 # lazy commands that run without the manager commands' global options (``Ctx``)
-STANDALONE = frozenset({"probe", "serve", "metrics", "completion"})
+STANDALONE = frozenset({"probe", "serve", "metrics", "completion", "gen"})
 MANAGER_MODULE = "bpfman.cli.manage"
 
 
