@@ -122,13 +122,17 @@ def test_lazy_command_groups_still_listed(cli) -> None:
     """``image`` and ``serve`` are imported only when run, yet still in the help."""
     mods, out = imported(cli, "--help")
     words = {line.split()[0] for line in out.split("Commands:")[1].splitlines() if line.strip()}
-    assert {"image", "serve", "list", "load", "probe", "gen"} <= words
+    assert {"image", "serve", "list", "load", "probe", "gen", "compile"} <= words
     mods, out = imported(cli, "image", "--help")
     assert "generate-build-args" in out
     assert offending(mods, ("bpfman.images", "bpfman.server", "httpx", "cryptography")) == []
     mods, out = imported(cli, "gen", "python", "--help")
     assert "--object-path" in out
     assert offending(mods, (*HEAVY, *OBJECT_FILES, "bpfman.manager", "bpfman.cli.manage")) == []
+    mods, out = imported(cli, "compile", "--help")
+    assert "--vmlinux" in out
+    banned = (*HEAVY, *OBJECT_FILES, "bpfman.manager", "bpfman.cli.manage", "bpfman.compiler")
+    assert offending(mods, banned) == []
 
 
 def row_words(table: str, prog_id: int) -> list[str]:

@@ -21,9 +21,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "image": ("bpfman.cli.images", "image_group"),
     "completion": ("bpfman.cli.main", "completion"),
     "gen": ("bpfman.cli.devtools", "gen"),
+    "compile": ("bpfman.cli.devtools", "compile_cmd"),
 }
 # lazy commands that run without the manager commands' global options (``Ctx``)
-STANDALONE = frozenset({"probe", "serve", "metrics", "completion", "gen"})
+STANDALONE = frozenset({"probe", "serve", "metrics", "completion", "gen", "compile"})
 MANAGER_MODULE = "bpfman.cli.manage"
 
 
