@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import os
+import logging
 import threading
 from collections.abc import Iterator
 from ctypes import (
@@ -283,6 +283,7 @@ _decl("bpf_program__expected_attach_type", c_int, vp)
 _decl("bpf_program__set_expected_attach_type", c_int, vp, c_int)
 _decl("bpf_program__set_attach_target", c_int, vp, c_int, c_char_p)
 _decl("bpf_program__set_log_level", c_int, vp, u32)
+_decl("bpf_program__log_level", u32, vp)
 _decl("bpf_program__set_ifindex", None, vp, u32)
 _decl("bpf_program__insn_cnt", c_size_t, vp)
 _decl("bpf_program__pin", c_int, vp, c_char_p)
@@ -497,20 +498,41 @@ __all__ = [
 
 LIBBPF_WARN, LIBBPF_INFO, LIBBPF_DEBUG = 0, 1, 2
 
+# every libbpf message goes to this logger, at the mapped level; the library
+# adds no handler of its own (a NullHandler on "bpfman": silent unless the
+# application configures logging)
+log = logging.getLogger("bpfman.libbpf")
+logging.getLogger("bpfman").addHandler(logging.NullHandler())
+LEVELS = {LIBBPF_WARN: logging.WARNING, LIBBPF_INFO: logging.INFO, LIBBPF_DEBUG: logging.DEBUG}
+
 _tls = threading.local()
-_debug = bool(os.environ.get("BPFMAN_LIBBPF_DEBUG"))
+
+
+class Captured(list[str]):
+    """libbpf's warnings and infos printed during a ``capture()``; ``debug`` its debug lines
+    (only collected when the capture asked for them)."""
+
+    def __init__(self, want_debug: bool) -> None:
+        super().__init__()
+        self.want_debug = want_debug
+        self.debug: list[str] = []
 
 
 def _on_print(level: int, fmt: bytes | None, va: int | None) -> int:
-    if level == LIBBPF_DEBUG and not _debug:
+    pylevel = LEVELS.get(level, logging.DEBUG)
+    sinks: list[Captured] = getattr(_tls, "stack", [])
+    wanted = [s for s in sinks if level != LIBBPF_DEBUG or s.want_debug]
+    if not wanted and not log.isEnabledFor(pylevel):
         return 0
     buf = ctypes.create_string_buffer(8192)
     n = libc.vsnprintf(buf, len(buf), fmt, va)
     text = buf.value.decode(errors="replace")
     if n >= len(buf):
         text += "...(truncated)\n"
-    for sink in getattr(_tls, "stack", ()):
-        sink.append(text)
+    for sink in wanted:
+        (sink.debug if level == LIBBPF_DEBUG else sink).append(text)
+    if log.isEnabledFor(pylevel):
+        log.log(pylevel, "%s", text.rstrip("\n"))
     return 0
 
 
@@ -519,10 +541,13 @@ lib.libbpf_set_print(_print_cb)
 
 
 @contextlib.contextmanager
-def capture() -> Iterator[list[str]]:
-    """Collect libbpf's messages printed by this thread while the block runs."""
-    sink: list[str] = []
-    stack: list[list[str]] = getattr(_tls, "stack", None) or []
+def capture(debug: bool = False) -> Iterator[Captured]:
+    """Collect libbpf's messages printed by this thread while the block runs.
+
+    Warnings and infos always; debug lines (in ``.debug``) with *debug*.
+    """
+    sink = Captured(debug)
+    stack: list[Captured] = getattr(_tls, "stack", None) or []
     stack.append(sink)
     _tls.stack = stack
     try:

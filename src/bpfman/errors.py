@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+from dataclasses import dataclass
 
 ENOTSUPP = 524  # the kernel-internal "operation not supported" (not in errno.h)
 
@@ -10,9 +12,11 @@ ENOTSUPP = 524  # the kernel-internal "operation not supported" (not in errno.h)
 class BpfError(Exception):
     """An eBPF operation failed.
 
-    ``str(err)`` is one line. ``errno`` is the kernel/libbpf error number (0 if
-    none), ``log`` what libbpf printed during the operation, including the
-    verifier log when a program was rejected.
+    ``str(err)`` is one line naming the cause (libbpf's decisive line, or the
+    verifier's reason and source line). ``errno`` is the kernel/libbpf error
+    number (0 if none), ``log`` what libbpf printed during the operation,
+    including the verifier log when a program was rejected; an uncaught error
+    shows the last lines of that log below its traceback.
     """
 
     def __init__(self, message: str, errno: int = 0, log: str = "") -> None:
@@ -27,19 +31,7 @@ class BpfError(Exception):
     @property
     def verifier_log(self) -> str:
         """The part of ``log`` between libbpf's BEGIN/END PROG LOAD LOG markers."""
-        lines = self.log.splitlines()
-        out: list[str] = []
-        inside = False
-        for line in lines:
-            if "BEGIN PROG LOAD LOG" in line:
-                inside = True
-                continue
-            if "END PROG LOAD LOG" in line:
-                inside = False
-                continue
-            if inside:
-                out.append(line)
-        return "\n".join(out)
+        return "\n".join(parse_log(self.log).verifier)
 
 
 class InputError(BpfError, ValueError):
@@ -64,23 +56,111 @@ class KernelFeatureError(BpfError):
         self.feature = feature
 
 
+@dataclass(frozen=True)
+class ParsedLog:
+    """libbpf's messages of one operation, split in one pass."""
+
+    prog: str  # the program whose verifier log is in it ("" if none)
+    verifier: list[str]  # the verifier log's lines
+    libbpf: list[str]  # libbpf's own lines (without "libbpf: "), outside the verifier log
+
+
+def parse_log(text: str) -> ParsedLog:
+    """Split libbpf's captured *text* into the verifier log and libbpf's own lines."""
+    prog = ""
+    verifier: list[str] = []
+    own: list[str] = []
+    inside = False
+    for raw in text.splitlines():
+        line = raw.strip()
+        if "BEGIN PROG LOAD LOG" in line:
+            inside = True
+            m = re.search(r"prog '([^']+)'", line)
+            prog = m.group(1) if m else prog
+            continue
+        if "END PROG LOAD LOG" in line:
+            inside = False
+            continue
+        if inside:
+            verifier.append(raw)
+        elif line:
+            own.append(line.removeprefix("libbpf: "))
+    return ParsedLog(prog, verifier, own)
+
+
+# libbpf lines that only repeat that something failed: the decisive line is another one
+_ECHOES = (
+    "failed to load object",
+    "failed to load:",
+    "BPF program load failed",
+    "failed to load program",
+    "failed to create:",
+    "error reusing pinned map",
+    "failed to auto-pin",
+    "ulimit -l",
+    "memlock",
+)
+# libbpf's wording -> what it means for the caller
+_REWRITES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"failed to mkdir (?P<path>\S+): (?P<why>.+)"),
+        "cannot create the directory of pin path {path}: {why}",
+    ),
+    (
+        re.compile(r"specified path (?P<path>\S+) is not on BPF FS"),
+        "pin path {path} is not on a BPF filesystem (bpffs, e.g. under /sys/fs/bpf)",
+    ),
+    (
+        re.compile(r"couldn't reuse pinned map at '(?P<path>[^']+)': parameter mismatch"),
+        "the map pinned at {path} differs from this one (type, key/value size, max_entries"
+        " or flags): parameter mismatch",
+    ),
+)
+
+
+def decisive_line(lines: list[str]) -> str:
+    """The libbpf line that names the cause: the first that is not an echo of the failure."""
+    for line in lines:
+        if any(echo in line for echo in _ECHOES):
+            continue
+        for pattern, text in _REWRITES:
+            m = pattern.search(line)
+            if m:
+                return text.format(**m.groupdict())
+        return line[:300]
+    return ""
+
+
 def from_errno(what: str, err: int, log: list[str] | None = None) -> BpfError:
     """A ``BpfError`` for a failed libbpf call; *err* may be negative (libbpf style)."""
     err = abs(err)
     text = "".join(log or [])
     reason = _strerror(err)
+    parsed = parse_log(text)
     prog, verdict = verifier_verdict(text)
     if verdict:
-        return BpfError(
-            f"{what}: program {prog!r} rejected by the verifier: {verdict} ({reason})",
+        where = source_line(parsed.verifier)
+        at = f" at {where[0]} ({where[1]})" if where else ""
+        error = BpfError(
+            f"{what}: program {prog!r} rejected by the verifier{at}: {verdict} ({reason})",
             errno=err,
             log=text,
         )
-    hint = _last_libbpf_reason(text)
-    msg = f"{what}: {reason}"
-    if hint and hint.lower() not in msg.lower():
-        msg += f" ({hint})"
-    return BpfError(msg, errno=err, log=text)
+        _note(error, "verifier log, last lines (all of it: err.verifier_log)", parsed.verifier)
+        return error
+    cause = decisive_line(parsed.libbpf)
+    msg = f"{what}: {cause or reason}"
+    if cause and reason.lower() not in cause.lower():
+        msg += f" ({reason})"
+    error = BpfError(msg, errno=err, log=text)
+    _note(error, "libbpf said (all of it: err.log)", parsed.libbpf)
+    return error
+
+
+def _note(error: BpfError, title: str, lines: list[str], last: int = 12) -> None:
+    """Show the log's last lines under an uncaught error's traceback (``str()`` stays one line)."""
+    if lines:
+        error.add_note(f"{title}:\n" + "\n".join(f"    {x}" for x in lines[-last:]))
 
 
 def _strerror(err: int) -> str:
@@ -93,49 +173,32 @@ def _strerror(err: int) -> str:
     return os.strerror(err)
 
 
+_INSN = re.compile(r"^\d+: ")
+_SOURCE = re.compile(r"^; (?P<code>.*?) @ (?P<file>\S+):(?P<line>\d+)$")
+_NOISE = ("processed ", "verification time", "stack depth", "arg#", "func#", "Validating ")
+
+
+def source_line(verifier: list[str]) -> tuple[str, str] | None:
+    """("file.c:20", "the C line") the verifier stopped at: its last source comment."""
+    for raw in reversed(verifier):
+        m = _SOURCE.match(raw.strip())
+        if m and m.group("line") != "0":
+            return f"{m.group('file')}:{m.group('line')}", m.group("code").strip()[:80]
+    return None
+
+
 def verifier_verdict(text: str) -> tuple[str, str]:
-    """(program name, the verifier's reason) from libbpf's log of a failed load."""
-    prog = ""
-    verdict = ""
-    inside = False
-    for raw in text.splitlines():
-        line = raw.strip()
-        if "BEGIN PROG LOAD LOG" in line:
-            inside = True
-            start = line.find("prog '")
-            if start >= 0:
-                prog = line[start + 6 : line.find("'", start + 6)]
-            continue
-        if "END PROG LOAD LOG" in line:
-            inside = False
-            continue
-        if not inside or not line:
-            continue
-        if line.startswith((";", "processed ", "verification time", "stack depth")):
-            continue
-        if line[0].isdigit() and ":" in line.split()[0]:
-            continue  # an instruction trace line "7: (79) r1 = ..."
-        verdict = line
-    return prog, verdict[:300]
+    """(program name, the verifier's reason) from libbpf's log of a failed load.
 
+    The reason is every line after the last instruction the verifier walked
+    (``invalid access to map value, value_size=8 off=8 size=8``, then any
+    explanation that follows), joined with "; ".
+    """
+    parsed = parse_log(text)
+    lines = [x.strip() for x in parsed.verifier]
+    lines = [x for x in lines if x and not x.startswith((";", *_NOISE))]
+    last_insn = max((i for i, x in enumerate(lines) if _INSN.match(x)), default=-1)
+    tail = lines[last_insn + 1 :]
+    verdict = "; ".join(tail) if tail else (lines[-1] if lines else "")
+    return parsed.prog, verdict[:300]
 
-def _last_libbpf_reason(text: str) -> str:
-    """The most telling single line libbpf printed (its last non-log line)."""
-    best = ""
-    inside = False
-    for raw in text.splitlines():
-        line = raw.strip()
-        if "BEGIN PROG LOAD LOG" in line:
-            inside = True
-            continue
-        if "END PROG LOAD LOG" in line:
-            inside = False
-            continue
-        if inside or not line:
-            continue
-        if line.startswith("libbpf: "):
-            line = line[len("libbpf: ") :]
-        if "ulimit -l" in line or "memlock" in line:
-            continue
-        best = line
-    return best[:200]

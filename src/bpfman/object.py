@@ -6,6 +6,7 @@ import builtins
 import ctypes
 import errno as _errno
 import os
+import re
 import weakref
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -108,9 +109,25 @@ class ProgramSpec:
         if err:
             raise from_errno(f"cannot set attach target {func_name!r} of {self.name}", err)
 
-    def set_log_level(self, level: int) -> None:
-        """Ask the verifier for a log even on success (1 or 2); it goes into libbpf's log."""
+    @property
+    def log_level(self) -> int:
+        """The verifier log level asked for at load: 0 (a log only on failure), 1 or 2.
+
+        With 1 or 2 the loaded ``Program.verifier_log`` holds the verifier's log
+        of a successful load too (2: every instruction's state).
+        """
+        return int(lib.bpf_program__log_level(self._ptr))
+
+    @log_level.setter
+    def log_level(self, level: int) -> None:
+        self._spec._check_open()
+        if level not in (0, 1, 2):
+            raise BpfError(f"log_level of {self.name} must be 0, 1 or 2, not {level!r}")
         lib.bpf_program__set_log_level(self._ptr, level)
+
+    def set_log_level(self, level: int) -> None:
+        """``log_level = level`` (kept for callers of the method)."""
+        self.log_level = level
 
     def __repr__(self) -> str:
         return f"<ProgramSpec {self.name} section={self.section!r} type={self.type.name.lower()}>"
@@ -404,7 +421,8 @@ class ObjectSpec(_Base):
     def load(self) -> Object:
         """Load every program with autoload on and create (or reuse) the maps."""
         self._check_open()
-        with _libbpf.capture() as log:
+        want_logs = any(p.log_level for p in self.programs.values())
+        with _libbpf.capture(debug=want_logs) as log:
             err = lib.bpf_object__load(self._ptr)
         if err:
             self.close()
@@ -414,7 +432,7 @@ class ObjectSpec(_Base):
             raise features.explain_load_failure(self, error)
         self._loaded = True
         self._finalizer.detach()
-        return Object(self)
+        return Object(self, _verifier_logs("".join(log.debug)) if want_logs else {})
 
     def close(self) -> None:
         """Free the parsed object (only needed when it is never loaded)."""
@@ -448,7 +466,7 @@ class Object(_Base):
     kernel's .data/.bss maps; .rodata is frozen at load).
     """
 
-    def __init__(self, spec: ObjectSpec) -> None:
+    def __init__(self, spec: ObjectSpec, verifier_logs: dict[str, str] | None = None) -> None:
         from bpfman.map import Map
         from bpfman.program import Program
 
@@ -470,6 +488,7 @@ class Object(_Base):
                 expected_attach_type=ps.expected_attach_type,
                 owner=self,
                 owns_fd=False,
+                verifier_log=(verifier_logs or {}).get(ps.name, ""),
             )
         self.programs: NamedMapping[Program] = NamedMapping("program", progs)
         maps: dict[str, Map] = {}
@@ -552,6 +571,16 @@ class Object(_Base):
 
     def __repr__(self) -> str:
         return f"<Object {self.path} programs={list(self.programs)} maps={list(self.maps)}>"
+
+
+def _verifier_logs(debug_text: str) -> dict[str, str]:
+    """Program name -> its verifier log, from libbpf's debug lines of a successful load."""
+    out: dict[str, str] = {}
+    for m in re.finditer(
+        r"prog '([^']+)': -- BEGIN PROG LOAD LOG --\n(.*?)-- END PROG LOAD LOG --", debug_text, re.S
+    ):
+        out[m.group(1)] = m.group(2)
+    return out
 
 
 _ELF_MAGIC = b"\x7fELF"

@@ -114,8 +114,10 @@ class Program:
         expected_attach_type: int | None = None,
         owner: Object | None = None,
         owns_fd: bool = True,
+        verifier_log: str = "",
     ) -> None:
         self._fd = fd
+        self.verifier_log = verifier_log  # with ProgramSpec.log_level 1 or 2 before load
         self._owner = owner
         self.section = section
         self.expected_attach_type = expected_attach_type
