@@ -167,7 +167,7 @@ def test_bad_input(cli, bpf_obj, tmp_path) -> None:
         (["load", "file", "-p", obj, "--programs", "tracepoint:count_kill", "-g", "nope=00"], 2,
          "no such variable"),
         (["load", "file", "-p", obj, "--programs", "tracepoint:count_kill", "-g", "target_pid=00"],
-         2, "value is 1 bytes, expected 4"),
+         2, "is 1 bytes, expected 4"),
         (["load", "file", "-p", obj, "--programs", "tracepoint:count_kill", "-m", "novalue"], 2,
          "KEY=VALUE"),
         (["load", "file", "-p", obj, "--programs", "tracepoint:count_kill",

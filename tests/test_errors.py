@@ -86,13 +86,13 @@ def test_wrong_size_globals(bpf_obj) -> None:
     with bpfman.open(bpf_obj("basic")) as spec:
         with pytest.raises(bpfman.BpfError) as e:
             spec.globals["target_pid"] = b"\x01\x02"
-        assert one_line(e.value) == "global 'target_pid': value is 2 bytes, expected 4"
-        with pytest.raises(bpfman.BpfError, match="does not fit in 4 bytes"):
+        assert one_line(e.value) == "global 'target_pid' is 2 bytes, expected 4"
+        with pytest.raises(bpfman.BpfError, match="out of range for u32"):
             spec.globals["target_pid"] = 1 << 40
-        with pytest.raises(bpfman.BpfError, match="value is 8 bytes, expected 4"):
+        with pytest.raises(bpfman.BpfError, match="is 8 bytes, expected 4"):
             spec.globals["target_pid"] = ctypes.c_uint64(1)
         with pytest.raises(bpfman.BpfError, match="cannot use a str value"):
-            spec.globals["label"] = "text"
+            spec.globals["target_pid"] = "text"
         spec.globals["label"] = b"12345678"
         assert spec.globals["label"] == b"12345678"
 

@@ -3,15 +3,20 @@ source line, the log under an uncaught error, and libbpf's messages on ``logging
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import logging
 import os
 import subprocess
 import sys
 import traceback
+import uuid
+from collections.abc import Iterator
 
 import pytest
 
 import bpfman
+from bpfman.kinds import AttachType
 
 
 def one_line(e: BaseException) -> str:
@@ -132,3 +137,160 @@ def test_verifier_log_after_a_successful_load(bpf_obj) -> None:
         assert "processed " in log and "insns" in log
         assert "R1=ctx()" in log  # level 2: every instruction's state
         assert obj.programs["on_getppid"].verifier_log == ""
+
+
+# ---------------------------------------------------------------------- the small ones
+
+
+@pytest.fixture
+def lib_obj(bpf_obj) -> Iterator[bpfman.Object]:
+    spec = bpfman.open(bpf_obj("library"))
+    spec.globals["target_pid"] = os.getpid()
+    with spec.load() as obj:
+        yield obj
+
+
+def test_ringbuf_lookup_says_the_map_type_has_none(lib_obj: bpfman.Object) -> None:
+    with pytest.raises(bpfman.BpfError) as e:
+        lib_obj.maps["events"][0]
+    assert one_line(e.value) == (
+        "lookup in map events: a ringbuf map has no lookup operation"
+        " (read it with bpfman.RingBuffer)"
+    )
+
+
+def test_a_program_of_the_wrong_type_names_both_types(lib_obj: bpfman.Object) -> None:
+    xdp, tp = lib_obj.programs["pass_all"], lib_obj.programs["on_kill"]
+    cases = [
+        (
+            lambda: xdp.attach_tracepoint("syscalls", "sys_enter_kill"),
+            "cannot attach pass_all to tracepoint syscalls/sys_enter_kill: it is a xdp program,"
+            " not tracepoint",
+        ),
+        (
+            lambda: tp.attach_raw_tracepoint("sys_enter"),
+            "cannot attach on_kill to raw tracepoint sys_enter: it is a tracepoint program,"
+            " not raw_tracepoint or raw_tracepoint_writable",
+        ),
+        (
+            lambda: tp.attach_uprobe("libc", "malloc"),
+            "cannot attach on_kill to uprobe in libc: it is a tracepoint program, not kprobe",
+        ),
+        (
+            lambda: tp.attach_xdp("lo"),
+            "cannot attach on_kill to lo as XDP: it is a tracepoint program, not xdp",
+        ),
+    ]
+    for attach, says in cases:
+        with pytest.raises(bpfman.BpfError) as e:
+            attach()
+        assert one_line(e.value) == says
+        assert e.value.errno == errno.EINVAL
+    assert lib_obj.links == ()
+
+
+def test_attach_cgroup_without_a_type_takes_the_sections(bpf_obj, lib_obj) -> None:
+    root = bpfman.features.cgroup2_mount()
+    if root is None:
+        pytest.skip(bpfman.features.probe("cgroup").detail)
+    path = os.path.join(root, f"pybpfman-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    os.mkdir(path)
+    try:
+        spec = bpfman.open(bpf_obj("tracing"))
+        for p in spec.programs.values():
+            p.autoload = p.name == "cg_egress"
+        with spec.load() as obj:
+            link = obj.programs["cg_egress"].attach_cgroup(path)
+            assert link.info().details["attach_type"] == AttachType.CGROUP_INET_EGRESS
+            link.detach()
+        with pytest.raises(bpfman.BpfError) as e:
+            lib_obj.programs["on_kill"].attach_cgroup(path)
+        msg = one_line(e.value)
+        assert "its section 'tracepoint/syscalls/sys_enter_kill' names no cgroup hook" in msg
+        assert "pass attach_type (one of ingress, egress," in msg
+    finally:
+        os.rmdir(path)
+
+
+def test_xdp_test_run_needs_an_ethernet_frame(lib_obj: bpfman.Object) -> None:
+    prog = lib_obj.programs["pass_all"]
+    with pytest.raises(bpfman.BpfError) as e:
+        prog.test_run(bytes(13))
+    assert one_line(e.value) == (
+        "test run of pass_all: a xdp program runs on an Ethernet frame:"
+        " data must be at least 14 bytes, got 13"
+    )
+    assert prog.test_run(bytes(14)).retval == 2  # XDP_PASS
+
+
+def test_key_and_value_sizes_are_named_as_such(lib_obj: bpfman.Object) -> None:
+    counts = lib_obj.maps["counts"]
+    with pytest.raises(bpfman.BpfError) as e:
+        counts[bytes(8)]
+    assert one_line(e.value) == "key of map counts is 8 bytes, expected 4"
+    with pytest.raises(bpfman.BpfError) as e:
+        counts[0] = bytes(4)
+    assert one_line(e.value) == "value of map counts is 4 bytes, expected 8"
+
+
+def test_one_integer_range_rule_for_globals_and_typed_maps(bpf_obj, lib_obj) -> None:
+    spec = bpfman.open(bpf_obj("library"))
+    typed = lib_obj.maps["counts"].typed(ctypes.c_uint32, ctypes.c_uint32 * 2)
+    as_u64 = lib_obj.maps["counts"].typed(ctypes.c_uint32, ctypes.c_uint64)
+    with spec:
+        for target in (spec.globals, lib_obj.globals):
+            with pytest.raises(bpfman.BpfError) as e:
+                target["small"] = -1
+            assert one_line(e.value) == "global 'small': -1 is out of range for u32 (0..4294967295)"
+            with pytest.raises(bpfman.BpfError, match=r"128 is out of range for s8 \(-128..127\)"):
+                target["tiny"] = 128
+            target["tiny"] = -128
+            assert target["tiny"] == -128
+            target["small"] = 4294967295
+            assert target["small"] == 4294967295
+    with pytest.raises(bpfman.BpfError) as e:
+        as_u64[0] = -1
+    assert one_line(e.value) == (
+        "value of map counts: -1 is out of range for u64 (0..18446744073709551615)"
+    )
+    with pytest.raises(bpfman.BpfError, match="out of range for u32"):
+        typed[-1]
+
+
+def test_char_array_globals_take_str_and_short_bytes(bpf_obj, lib_obj) -> None:
+    spec = bpfman.open(bpf_obj("library"))
+    with spec:
+        spec.globals["comm"] = "bash"
+        assert spec.globals["comm"] == b"bash".ljust(16, b"\0")
+    lib_obj.globals["comm"] = b"sh"
+    assert lib_obj.globals["comm"] == b"sh".ljust(16, b"\0")
+    lib_obj.globals["comm"] = b"x" * 16  # bytes may fill it
+    with pytest.raises(bpfman.BpfError) as e:
+        lib_obj.globals["comm"] = "y" * 16
+    assert one_line(e.value) == "global 'comm': 16 bytes and its NUL do not fit in char[16]"
+    with pytest.raises(bpfman.BpfError, match="17 bytes do not fit in char"):
+        lib_obj.globals["comm"] = b"z" * 17
+    assert lib_obj.globals["comm"] == b"x" * 16
+
+
+def test_uprobe_without_function_or_offset_is_refused(lib_obj: bpfman.Object) -> None:
+    with pytest.raises(bpfman.BpfError) as e:
+        lib_obj.programs["any_uprobe"].attach_uprobe("libc")
+    assert one_line(e.value) == (
+        "cannot attach any_uprobe to uprobe in libc: give the function (fn=...)"
+        " or a file offset (offset=...)"
+    )
+    assert lib_obj.links == ()
+
+
+def test_a_reopened_link_says_what_it_is(lib_obj: bpfman.Object, pin_dir: str) -> None:
+    link = lib_obj.programs["on_kill"].attach()
+    link.pin(f"{pin_dir}/link")
+    again = bpfman.Link.from_pin(f"{pin_dir}/link")
+    link_id = link.info().id
+    assert repr(again) == (f"<Link perf_event id {link_id} pinned at {pin_dir}/link fd={again.fd}>")
+    by_id = bpfman.Link.from_id(link_id)
+    assert repr(by_id) == f"<Link perf_event id {link_id} fd={by_id.fd}>"
+    by_id.close()
+    again.detach()
+    assert repr(again) == f"<Link perf_event id {link_id} closed>"

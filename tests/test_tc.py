@@ -232,7 +232,8 @@ def test_tc_errors(obj: bpfman.Object, pair: VethPair, pin_dir: str) -> None:
     with pytest.raises(bpfman.BpfError, match="it is a xdp program, not sched_cls"):
         obj.programs["xdp_pass"].attach_tc(pair.host)
     link = prog.attach_tc(pair.host, priority=5, handle=1)
-    with pytest.raises(bpfman.BpfError, match=r"\(priority 5, handle 0x1\): File exists") as e:
+    exists = r"\(priority 5, handle 0x1\): Filter already exists \(File exists\)"
+    with pytest.raises(bpfman.BpfError, match=exists) as e:
         obj.programs["tc_drop"].attach_tc(pair.host, priority=5, handle=1)
     assert e.value.errno == errno.EEXIST
     with pytest.raises(bpfman.BpfError, match=r"cannot pin tc ingress .* not a kernel link") as e:

@@ -123,6 +123,7 @@ def decisive_line(lines: list[str]) -> str:
     for line in lines:
         if any(echo in line for echo in _ECHOES):
             continue
+        line = line.removeprefix("Kernel error message: ")  # the kernel's extack
         for pattern, text in _REWRITES:
             m = pattern.search(line)
             if m:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from bpfman import _libbpf, _sys
 from bpfman._libbpf import lib
 from bpfman.errors import ENOTSUPP, BpfError, from_errno
-from bpfman.kinds import LinkType
+from bpfman.kinds import LinkType, name_of
 
 if TYPE_CHECKING:
     from bpfman.program import Program
@@ -74,11 +74,24 @@ class Link:
     @classmethod
     def from_pin(cls, path: str) -> Link:
         """Reopen the link pinned at *path* (it stays pinned)."""
-        return cls(_sys.obj_get(path), pin_path=path)
+        return cls._reopened(_sys.obj_get(path), pin_path=path)
 
     @classmethod
     def from_id(cls, link_id: int) -> Link:
-        return cls(_sys.fd_from_id("link", link_id))
+        """Open the kernel link with id *link_id* (this fd alone does not keep it attached
+        longer than its other holders)."""
+        return cls._reopened(_sys.fd_from_id("link", link_id))
+
+    @classmethod
+    def _reopened(cls, fd: int, pin_path: str | None = None) -> Link:
+        """A Link over an fd of an existing link, described by its kernel type and id."""
+        try:
+            info = _sys.link_info(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        kind = name_of(LinkType, info.type)
+        return cls(fd, description=f"{kind} id {info.id}", pin_path=pin_path)
 
     # ------------------------------------------------------------------ basics
 
@@ -153,5 +166,8 @@ class Link:
         self.close()
 
     def __repr__(self) -> str:
-        state = "closed" if self.closed else f"fd={self._fd}"
-        return f"<Link {self.description} {state}>"
+        parts = [self.description or "link"]
+        if self.pin_path:
+            parts.append(f"pinned at {self.pin_path}")
+        parts.append("closed" if self.closed else f"fd={self._fd}")
+        return f"<Link {' '.join(parts)}>"

@@ -164,6 +164,14 @@ class _Access:
             return BpfError(f"{what}: map is frozen (read-only from user space)", errno=err)
         if err == _errno.EINVAL and op == "delete from" and self.type in _ARRAYS:
             return BpfError(f"{what}: elements of array maps cannot be deleted", errno=err)
+        if err in _NO_BATCH:  # ENOTSUPP (524) / EOPNOTSUPP: the map type has no such operation
+            kind = name_of(MapType, int(self.type))
+            hint = " (read it with bpfman.RingBuffer)" if self.type == MapType.RINGBUF else ""
+            if self.type == MapType.PERF_EVENT_ARRAY:
+                hint = " (read it with bpfman.PerfBuffer)"
+            return BpfError(
+                f"{what}: a {kind} map has no {op.split()[0]} operation{hint}", errno=err
+            )
         return from_errno(what, err)
 
     # ------------------------------------------------------------------ whole map

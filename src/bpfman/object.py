@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from bpfman import _libbpf, elf
 from bpfman._libbpf import lib
-from bpfman.btf import KIND_INT, Btf, Variable
+from bpfman.btf import KIND_ARRAY, KIND_INT, Btf, Variable
 from bpfman.errors import BpfError, UnknownName, from_errno
 from bpfman.kinds import AttachType, MapType, ProgramType, name_of
+from bpfman.typed import int_bytes
 
 if TYPE_CHECKING:
     from bpfman.link import Link
@@ -227,10 +228,15 @@ class MapSpec:
 
 
 class Globals(Mapping[str, Any]):
-    """Global variables (.rodata/.data/.bss) by name: read and set before load.
+    """Global variables (.rodata/.data/.bss) by name.
 
-    Ints are packed with the variable's size and signedness; bytes and ctypes
-    values must have exactly the variable's size.
+    On an ``ObjectSpec`` they set the initial values loaded with the object;
+    on a loaded ``Object`` reads and writes go to the kernel's maps live
+    (.rodata is frozen at load: writing it then is refused). Integer
+    variables take ints in their C type's range (a ``__u32`` refuses -1);
+    ``char name[N]`` takes a ``str`` (UTF-8, with room for its NUL) or
+    ``bytes`` of at most N, NUL-padded; other values are bytes or ctypes
+    instances of exactly the variable's size.
     """
 
     def __init__(self, owner: ObjectSpec | Object) -> None:
@@ -297,15 +303,23 @@ class Globals(Mapping[str, Any]):
         var, map_ptr = self._var(name)
         btf = self._owner.btf
         assert btf is not None
-        raw = encode_value(value, var.size, f"global {name!r}", btf.is_signed(var.type_id))
+        what = f"global {name!r}"
+        if _is_char_array(btf, var.type_id) and isinstance(value, (str, bytes, bytearray)):
+            raw = _c_string(value, var.size, what)
+        elif btf.resolve(var.type_id).kind == KIND_INT and isinstance(value, int):
+            raw = int_bytes(int(value), var.size, btf.is_signed(var.type_id), what)
+        else:
+            raw = encode_value(value, var.size, what, btf.is_signed(var.type_id))
         section = self._section(map_ptr)
         section[var.offset : var.offset + var.size] = raw
         self._store(map_ptr, section, name)
 
     def section_of(self, name: str) -> str:
+        """The data section (``.rodata``, ``.data``, ``.bss``, ...) of *name*, "" if unknown."""
         return self._vars[name][0].section if name in self._vars else ""
 
     def size_of(self, name: str) -> int:
+        """The size in bytes of the global variable *name*."""
         return self._var(name)[0].size
 
     def __iter__(self) -> Iterator[str]:
@@ -316,6 +330,25 @@ class Globals(Mapping[str, Any]):
 
     def __contains__(self, name: object) -> bool:
         return name in self._vars
+
+
+def _is_char_array(btf: Btf, type_id: int) -> bool:
+    """``char name[N]`` (or another array of 1-byte integers)."""
+    t = btf.resolve(type_id)
+    if t.kind != KIND_ARRAY:
+        return False
+    elem = btf.resolve(t.extra[0])
+    return elem.kind == KIND_INT and elem.size_or_type == 1
+
+
+def _c_string(value: str | bytes | bytearray, size: int, what: str) -> bytes:
+    """A ``str`` (UTF-8, room left for its NUL) or ``bytes`` NUL-padded to *size*."""
+    raw = value.encode() if isinstance(value, str) else bytes(value)
+    room = size - 1 if isinstance(value, str) else size
+    if len(raw) > room:
+        nul = " and its NUL" if isinstance(value, str) else ""
+        raise BpfError(f"{what}: {len(raw)} bytes{nul} do not fit in char[{size}]")
+    return raw.ljust(size, b"\0")
 
 
 def _section_map(internal_maps: list[int], section: str) -> int:
@@ -351,7 +384,7 @@ def encode_value(value: Any, size: int, what: str, signed: bool = False) -> byte
     else:
         raise BpfError(f"{what}: cannot use a {type(value).__name__} value")
     if len(raw) != size:
-        raise BpfError(f"{what}: value is {len(raw)} bytes, expected {size}")
+        raise BpfError(f"{what} is {len(raw)} bytes, expected {size}")
     return raw
 
 

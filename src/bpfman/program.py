@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno as _errno
 import os
 import weakref
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from bpfman import _libbpf, _sys
 from bpfman._libbpf import lib
 from bpfman.errors import BpfError, from_errno
-from bpfman.kinds import ProgramType
+from bpfman.kinds import AttachType, ProgramType, name_of
 
 if TYPE_CHECKING:
     from bpfman.link import Link
@@ -42,6 +43,10 @@ class ProgramInfo:
     run_cnt: int
     run_time_ns: int
     created_by_uid: int
+
+
+ETH_HLEN = 14  # an Ethernet header: the shortest packet the kernel test-runs
+_FRAME_TYPES = (ProgramType.XDP, ProgramType.SCHED_CLS, ProgramType.SCHED_ACT)
 
 
 @dataclass(frozen=True)
@@ -182,7 +187,22 @@ class Program:
         ctx: bytes | None = None,
         data_out_size: int | None = None,
     ) -> TestRunResult:
-        """Run the program in the kernel on *data* (BPF_PROG_TEST_RUN)."""
+        """Run the program in the kernel on *data* (BPF_PROG_TEST_RUN).
+
+        *data* is the packet for XDP and tc programs (an Ethernet frame: at
+        least 14 bytes), *ctx* the context (e.g. ``struct __sk_buff`` or the
+        raw_tp arguments); *repeat* runs it that many times (``duration_ns``
+        is the average). *data_out_size* bounds the packet read back
+        (``result.data``, after the program's changes). ``result.retval`` is
+        the verdict: compare it with ``XdpAction`` / ``TcAction``.
+        """
+        if self.type in _FRAME_TYPES and len(data) < ETH_HLEN:
+            kind = name_of(ProgramType, int(self.type))
+            raise BpfError(
+                f"test run of {self.name}: a {kind} program runs on an Ethernet frame:"
+                f" data must be at least {ETH_HLEN} bytes, got {len(data)}",
+                errno=_errno.EINVAL,
+            )
         din = ctypes.create_string_buffer(bytes(data), max(len(data), 1))
         out_size = data_out_size if data_out_size is not None else max(len(data) + 256, 256)
         dout = ctypes.create_string_buffer(out_size)
@@ -292,7 +312,7 @@ class Program:
 
         return self._adopt(tcx.attach_tcx(self, iface, direction, before=before, after=after))
 
-    def attach_cgroup(self, path: str, attach_type: Any) -> Link:
+    def attach_cgroup(self, path: str, attach_type: AttachType | int | str | None = None) -> Link:
         from bpfman.attach import cgroup
 
         return self._adopt(cgroup.attach_cgroup(self, path, attach_type))

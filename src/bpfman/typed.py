@@ -40,6 +40,27 @@ _BYTES_LIKE = (bytes, bytearray, memoryview)
 _CDATA = (ctypes._SimpleCData, ctypes.Structure, ctypes.Union, ctypes.Array)
 
 
+def int_range(size: int, signed: bool) -> tuple[int, int]:
+    """The integers a *size*-byte (un)signed C integer holds."""
+    bits = 8 * size
+    return (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+
+
+def out_of_range(what: str, value: int, size: int, signed: bool) -> BpfError:
+    """The one message for an integer a C integer type cannot hold (globals and typed maps)."""
+    lo, hi = int_range(size, signed)
+    kind = f"{'s' if signed else 'u'}{8 * size}"
+    return BpfError(f"{what}: {value} is out of range for {kind} ({lo}..{hi})")
+
+
+def int_bytes(value: int, size: int, signed: bool, what: str) -> bytes:
+    """*value* as a *size*-byte little-endian C integer, or ``out_of_range``."""
+    lo, hi = int_range(size, signed)
+    if not lo <= value <= hi:
+        raise out_of_range(what, value, size, signed)
+    return value.to_bytes(size, "little", signed=signed)
+
+
 class Codec:
     """Base codec: ``size`` bytes per item, one item at a time through ``buf``."""
 
@@ -73,7 +94,7 @@ class Codec:
         if isinstance(value, _BYTES_LIKE):
             raw = bytes(value)
             if len(raw) != self.size:
-                raise BpfError(f"{self.what}: value is {len(raw)} bytes, expected {self.size}")
+                raise BpfError(f"{self.what} is {len(raw)} bytes, expected {self.size}")
             return raw
         raise BpfError(f"{self.what}: cannot use a {type(value).__name__} value")
 
@@ -180,6 +201,8 @@ class ScalarCodec(Codec):
         except TypeError:
             buf.value = value = self._coerce(value)
         if self._exact and buf.value != value:
+            if isinstance(value, int):
+                raise out_of_range(self.what, value, self.size, self.ctype._type_.islower())
             raise BpfError(f"{self.what}: {value!r} does not fit in {self.ctype.__name__}")
 
     def get(self) -> Any:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from bpfman import _libbpf
 from bpfman._libbpf import lib
+from bpfman.attach.types import require_type
 from bpfman.errors import BpfError, from_errno
 from bpfman.kinds import AttachType
 from bpfman.link import Link
@@ -45,6 +46,24 @@ CGROUP_SECTIONS: dict[str, AttachType] = {
 }
 
 
+def _from_section(prog: Program) -> AttachType | int | str:
+    """The cgroup hook *prog*'s ELF section names, or an error saying to pass one."""
+    from bpfman.attach.by_section import parse_section
+
+    try:
+        at = parse_section(prog.section).args.get("attach_type") if prog.section else None
+    except BpfError:
+        at = None
+    if at is None:
+        where = f"section {prog.section!r}" if prog.section else "no ELF section"
+        raise BpfError(
+            f"cannot attach {prog.name} to a cgroup: its {where} names no cgroup hook;"
+            f" pass attach_type (one of {', '.join(CGROUP_SECTIONS)})",
+            errno=_errno.EINVAL,
+        )
+    return at  # type: ignore[no-any-return]
+
+
 def parse_attach_type(value: AttachType | int | str) -> AttachType:
     """A cgroup attach type from an ``AttachType``, its number, or a name.
 
@@ -73,9 +92,16 @@ def parse_attach_type(value: AttachType | int | str) -> AttachType:
     return at
 
 
-def attach_cgroup(prog: Program, path: str, attach_type: AttachType | int | str) -> Link:
-    """Attach *prog* to the cgroup v2 directory *path* at hook *attach_type*."""
-    at = parse_attach_type(attach_type)
+def attach_cgroup(
+    prog: Program, path: str, attach_type: AttachType | int | str | None = None
+) -> Link:
+    """Attach *prog* to the cgroup v2 directory *path* at hook *attach_type*.
+
+    Without *attach_type* the hook is the one the program's ELF section names
+    (``cgroup_skb/egress``, ``cgroup/connect4``, ``sockops``, ...).
+    """
+    at = parse_attach_type(_from_section(prog) if attach_type is None else attach_type)
+    require_type(prog, "cgroup", f"cgroup {path} ({at.name.lower()})")
     what = f"cgroup {path} ({at.name.lower()})"
     try:
         cg_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from bpfman import _sys, features
 from bpfman.attach.perf_event import link_perf_event
+from bpfman.attach.types import require_type
 from bpfman.errors import BpfError
 from bpfman.link import Link
 
@@ -58,6 +59,7 @@ def attach_kprobe(prog: Program, fn: str, offset: int = 0, retprobe: bool = Fals
     features.require("kprobe")
     kind = "kretprobe" if retprobe else "kprobe"
     where = f"{fn}+{offset:#x}" if offset else fn
+    require_type(prog, "kprobe", f"{kind} {where}")
     try:
         pfd = open_probe_event("kprobe", fn.encode(), offset, retprobe)
     except BpfError as e:

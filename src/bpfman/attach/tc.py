@@ -28,8 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 from bpfman import _libbpf, netns
 from bpfman._libbpf import lib
+from bpfman.attach.types import require_type
 from bpfman.errors import BpfError, from_errno
-from bpfman.kinds import LinkType, ProgramType, name_of
+from bpfman.kinds import LinkType
 from bpfman.link import Link, LinkInfo
 
 if TYPE_CHECKING:
@@ -321,13 +322,7 @@ def filter_of(link: Link) -> dict[str, Any]:
 
 
 def _check_type(prog: Program, name: str) -> None:
-    if prog.type != ProgramType.SCHED_CLS:
-        kind = name_of(ProgramType, int(prog.type))
-        raise BpfError(
-            f"cannot attach {prog.name} to {name} as a tc filter: it is a {kind} program, "
-            "not sched_cls",
-            errno=_errno.EINVAL,
-        )
+    require_type(prog, "tc", f"{name} as a tc filter")
 
 
 def attach_tc(

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bpfman import _sys, features, netns
+from bpfman.attach.types import require_type
 from bpfman.errors import BpfError
-from bpfman.kinds import AttachType, ProgramType, name_of
+from bpfman.kinds import AttachType
 from bpfman.link import Link
 
 if TYPE_CHECKING:
@@ -95,12 +96,7 @@ def attach_tcx(
     position, relative = _relative(before, after)
     index = netns.ifindex(iface)
     name = iface if isinstance(iface, str) else netns.ifname(index)
-    if prog.type != ProgramType.SCHED_CLS:
-        kind = name_of(ProgramType, int(prog.type))
-        raise BpfError(
-            f"cannot attach {prog.name} to {name} as tcx: it is a {kind} program, not sched_cls",
-            errno=_errno.EINVAL,
-        )
+    require_type(prog, "tcx", f"{name} as tcx")
     flags = order_flags(position, isinstance(relative, Link))
     rel_fd = relative.fd if relative is not None else 0
     try:

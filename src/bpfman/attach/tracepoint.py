@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from bpfman import _sys
 from bpfman._libbpf import lib
 from bpfman.attach.perf_event import link_perf_event
+from bpfman.attach.types import require_type
 from bpfman.errors import BpfError, from_errno
 from bpfman.link import Link
 
@@ -40,6 +41,8 @@ def tracepoint_id(group: str, name: str) -> int:
 
 
 def attach_tracepoint(prog: Program, group: str, name: str) -> Link:
+    """Attach *prog* (a tracepoint program) to the tracepoint *group*/*name*."""
+    require_type(prog, "tracepoint", f"tracepoint {group}/{name}")
     tp_id = tracepoint_id(group, name)
     attr = _sys.perf_event_attr(
         type=_sys.PERF_TYPE_TRACEPOINT, config=tp_id, sample_period=1, wakeup_events=1
@@ -49,6 +52,8 @@ def attach_tracepoint(prog: Program, group: str, name: str) -> Link:
 
 
 def attach_raw_tracepoint(prog: Program, name: str) -> Link:
+    """Attach *prog* (a raw_tracepoint program) to the raw tracepoint *name*."""
+    require_type(prog, "raw_tracepoint", f"raw tracepoint {name}")
     fd = lib.bpf_raw_tracepoint_open(name.encode(), prog.fd)
     if fd < 0:
         raise from_errno(f"cannot attach {prog.name} to raw tracepoint {name}", fd)

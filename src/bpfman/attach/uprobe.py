@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import errno as _errno
 import os
 from typing import TYPE_CHECKING
 
 from bpfman import elf, features
 from bpfman.attach.kprobe import open_probe_event
 from bpfman.attach.perf_event import link_perf_event
+from bpfman.attach.types import require_type
 from bpfman.errors import BpfError
 from bpfman.link import Link
 
@@ -30,6 +32,13 @@ def attach_uprobe(
     """
     features.require("uprobe")
     kind = "uretprobe" if retprobe else "uprobe"
+    if fn is None and not offset:
+        raise BpfError(
+            f"cannot attach {prog.name} to {kind} in {target}: give the function (fn=...) or"
+            " a file offset (offset=...)",
+            errno=_errno.EINVAL,
+        )
+    require_type(prog, "uprobe", f"{kind} in {target}")
     try:
         path = os.path.realpath(elf.resolve_library(target))
         file_offset = offset + (elf.function_offset(path, fn) if fn else 0)

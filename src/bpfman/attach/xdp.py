@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 
 from bpfman import _libbpf, _sys, netns
 from bpfman._libbpf import lib
+from bpfman.attach.types import require_type
 from bpfman.errors import BpfError, from_errno
-from bpfman.kinds import AttachType, LinkType, ProgramType, name_of
+from bpfman.kinds import AttachType, LinkType
 from bpfman.link import Link
 
 if TYPE_CHECKING:
@@ -138,12 +139,7 @@ def attach_xdp(
     modes = modes_to_try(mode, fallback)
     index = netns.ifindex(iface)
     name = iface if isinstance(iface, str) else netns.ifname(index)
-    if prog.type != ProgramType.XDP:
-        kind = name_of(ProgramType, int(prog.type))
-        raise BpfError(
-            f"cannot attach {prog.name} to {name} as XDP: it is a {kind} program",
-            errno=_errno.EINVAL,
-        )
+    require_type(prog, "xdp", f"{name} as XDP")
     for i, m in enumerate(modes):
         o = _libbpf.opts(_libbpf.bpf_link_create_opts, flags=MODE_FLAGS[m])
         with _libbpf.capture() as log:
