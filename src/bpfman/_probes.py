@@ -1,4 +1,4 @@
-"""The kernel probes behind ``bpfman.features``: one function per feature.
+"""The kernel probes behind ``bpfman.features``: one function per feature, their messages.
 
 Each returns ``(available, detail)`` and does the real thing where that is
 cheap: load a two-instruction program of the kind with a raw ``bpf()`` call,
@@ -9,37 +9,44 @@ attach it where attaching is what can fail, look for the PMU, query the hook.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import ctypes
 import errno as _errno
 import os
+import re
 import struct
 from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from bpfman import _libbpf, _sys
 from bpfman._libbpf import lib
 from bpfman.errors import ENOTSUPP, BpfError
-from bpfman.features import (
-    BTF_MISSING,
-    CGROUP2_MISSING,
-    KPROBES_MISSING,
-    LSM_INACTIVE,
-    LSM_REFUSED,
-    NEEDS_ROOT,
-    TCX_MISSING,
-    TP_BTF_REFUSED,
-    TRACEFS_MISSING,
-    TRAMPOLINES_REFUSED,
-    UPROBES_MISSING,
-    VMLINUX_BTF,
-    available,
-    cgroup2_mount,
-    kernel_version,
-    pmu_type,
-    probe,
-)
 from bpfman.kinds import AttachType, MapType, ProgramType
+
+KPROBES_MISSING = "kprobes are not available: this kernel was built without CONFIG_KPROBES"
+UPROBES_MISSING = "uprobes are not available: this kernel was built without CONFIG_UPROBE_EVENTS"
+TRAMPOLINES_REFUSED = "this kernel refuses trampoline programs (fentry/fexit/freplace)"
+LSM_REFUSED = "this kernel refuses BPF LSM programs"
+LSM_INACTIVE = "BPF LSM programs load but the bpf LSM is off (add bpf to the lsm= boot option)"
+TP_BTF_REFUSED = "this kernel refuses BTF tracepoint programs (tp_btf)"
+BTF_MISSING = "the kernel has no BTF (/sys/kernel/btf/vmlinux): built without CONFIG_DEBUG_INFO_BTF"
+TRACEFS_MISSING = "tracefs is not mounted (mount -t tracefs tracefs /sys/kernel/tracing)"
+CGROUP2_MISSING = "no cgroup v2 hierarchy is mounted"
+TCX_MISSING = "tcx is not available: it needs Linux 6.6 or newer"
+NEEDS_ROOT = "cannot be probed without root (CAP_BPF and CAP_PERFMON)"
+
+PMU_ROOT = "/sys/bus/event_source/devices"
+VMLINUX_BTF = "/sys/kernel/btf/vmlinux"
+
+
+class Feature(NamedTuple):
+    """One probe's result: ``detail`` says why when the feature is not ``available``."""
+
+    name: str
+    available: bool
+    detail: str
+
 
 # kernel functions a probe can safely hang a trampoline or LSM program on
 FENTRY_TARGETS = ("bpf_fentry_test1", "do_unlinkat", "vfs_read")
@@ -47,7 +54,7 @@ LSM_TARGETS = ("bpf_lsm_file_open", "bpf_lsm_bpf")
 BTF_KIND_TYPEDEF = 8
 BTF_KIND_FUNC = 12
 
-PROBES: dict[str, Callable[[], tuple[bool, str]]] = {}
+PROBES: dict[str, Callable[[], tuple[bool, str]]] = {}  # by feature name, in display order
 
 
 def _probe(name: str) -> Callable[[Callable[[], tuple[bool, str]]], Callable[[], tuple[bool, str]]]:
@@ -56,6 +63,59 @@ def _probe(name: str) -> Callable[[Callable[[], tuple[bool, str]]], Callable[[],
         return fn
 
     return register
+
+
+@cache
+def probe(name: str) -> Feature:
+    """The probe result of feature *name*, run once per process (a probe may use another's)."""
+    if name in PROBES:
+        return Feature(name, *PROBES[name]())
+    kind, _, type_name = name.partition(":")
+    if kind in ("prog_type", "map_type") and type_name:
+        return Feature(name, *type_probe(kind, type_name))
+    raise ValueError(
+        f"unknown feature {name!r} (known: {', '.join(PROBES)}, prog_type:*, map_type:*)"
+    )
+
+
+def available(name: str) -> bool:
+    return probe(name).available
+
+
+# --------------------------------------------------------------------------- host facts
+
+
+@cache
+def kernel_version() -> tuple[int, int, int]:
+    """(major, minor, patch) of the running kernel."""
+    return parse_kernel_release(os.uname().release)
+
+
+def parse_kernel_release(release: str) -> tuple[int, int, int]:
+    m = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", release)
+    if not m:
+        return (0, 0, 0)
+    return int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
+
+
+@cache
+def cgroup2_mount() -> str | None:
+    """Where the cgroup v2 hierarchy is mounted (``/sys/fs/cgroup`` or ``.../unified``)."""
+    with contextlib.suppress(OSError), builtins.open("/proc/self/mounts") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) > 2 and parts[2] == "cgroup2":
+                return parts[1]
+    return None
+
+
+def pmu_type(pmu: str) -> int | None:
+    """The perf PMU type number of *pmu* ("kprobe", "uprobe"), None if the kernel has none."""
+    try:
+        with builtins.open(f"{PMU_ROOT}/{pmu}/type") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return None
 
 
 # --------------------------------------------------------------------------- helpers

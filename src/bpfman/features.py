@@ -13,62 +13,69 @@ not available has a one-line ``detail`` saying why: the message
 
 from __future__ import annotations
 
-import builtins
-import contextlib
-import os
 import re
-from collections.abc import Callable
-from functools import cache
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
+from bpfman._probes import (
+    BTF_MISSING,
+    CGROUP2_MISSING,
+    KPROBES_MISSING,
+    LSM_INACTIVE,
+    LSM_REFUSED,
+    NEEDS_ROOT,
+    PMU_ROOT,
+    PROBES,
+    TCX_MISSING,
+    TP_BTF_REFUSED,
+    TRACEFS_MISSING,
+    TRAMPOLINES_REFUSED,
+    UPROBES_MISSING,
+    VMLINUX_BTF,
+    Feature,
+    available,
+    cgroup2_mount,
+    kernel_version,
+    parse_kernel_release,
+    pmu_type,
+    probe,
+)
 from bpfman.errors import BpfError, KernelFeatureError
 from bpfman.kinds import AttachType, MapType, ProgramType
 
 if TYPE_CHECKING:
     from bpfman.object import ObjectSpec
 
-KPROBES_MISSING = "kprobes are not available: this kernel was built without CONFIG_KPROBES"
-UPROBES_MISSING = "uprobes are not available: this kernel was built without CONFIG_UPROBE_EVENTS"
-TRAMPOLINES_REFUSED = "this kernel refuses trampoline programs (fentry/fexit/freplace)"
-LSM_REFUSED = "this kernel refuses BPF LSM programs"
-LSM_INACTIVE = "BPF LSM programs load but the bpf LSM is off (add bpf to the lsm= boot option)"
-TP_BTF_REFUSED = "this kernel refuses BTF tracepoint programs (tp_btf)"
-BTF_MISSING = "the kernel has no BTF (/sys/kernel/btf/vmlinux): built without CONFIG_DEBUG_INFO_BTF"
-TRACEFS_MISSING = "tracefs is not mounted (mount -t tracefs tracefs /sys/kernel/tracing)"
-CGROUP2_MISSING = "no cgroup v2 hierarchy is mounted"
-TCX_MISSING = "tcx is not available: it needs Linux 6.6 or newer"
-NEEDS_ROOT = "cannot be probed without root (CAP_BPF and CAP_PERFMON)"
-
-PMU_ROOT = "/sys/bus/event_source/devices"
-VMLINUX_BTF = "/sys/kernel/btf/vmlinux"
-
-
-class Feature(NamedTuple):
-    name: str
-    available: bool
-    detail: str
-
-
-def _probes() -> dict[str, Callable[[], tuple[bool, str]]]:
-    """The kernel probes, by feature name, in display order (``bpfman._probes``)."""
-    from bpfman import _probes
-
-    return _probes.PROBES
-
-
-@cache
-def _run(name: str) -> Feature:
-    ok, detail = _probes()[name]()
-    return Feature(name, ok, detail)
-
-
-@cache
-def _run_type(kind: str, type_name: str) -> Feature:
-    from bpfman import _probes
-
-    ok, detail = _probes.type_probe(kind, type_name)
-    return Feature(f"{kind}:{type_name}", ok, detail)
-
+__all__ = [  # the probes' messages and host helpers live in bpfman._probes
+    "BTF_MISSING",
+    "CGROUP2_MISSING",
+    "KPROBES_MISSING",
+    "LOAD_TIME_FEATURES",
+    "LSM_INACTIVE",
+    "LSM_REFUSED",
+    "NEEDS_ROOT",
+    "PMU_ROOT",
+    "TCX_MISSING",
+    "TP_BTF_REFUSED",
+    "TRACEFS_MISSING",
+    "TRAMPOLINES_REFUSED",
+    "UPROBES_MISSING",
+    "VMLINUX_BTF",
+    "Feature",
+    "all",
+    "available",
+    "cgroup2_mount",
+    "dispatcher_unavailable_reason",
+    "explain_load_failure",
+    "failed_program",
+    "feature_of_program",
+    "feature_of_section",
+    "kernel_version",
+    "names",
+    "parse_kernel_release",
+    "pmu_type",
+    "probe",
+    "require",
+]
 
 # --------------------------------------------------------------------------- public API
 
@@ -77,23 +84,7 @@ def names() -> list[str]:
     """Every feature name, attach kinds first, then ``prog_type:*`` and ``map_type:*``."""
     progs = [f"prog_type:{t.name.lower()}" for t in ProgramType if t]
     maps = [f"map_type:{t.name.lower()}" for t in MapType if t]
-    return [*_probes(), *progs, *maps]
-
-
-def probe(name: str) -> Feature:
-    """The (cached) probe result of feature *name*."""
-    if name in _probes():
-        return _run(name)
-    kind, _, type_name = name.partition(":")
-    if kind in ("prog_type", "map_type") and type_name:
-        return _run_type(kind, type_name)
-    raise ValueError(
-        f"unknown feature {name!r} (known: {', '.join(_probes())}, prog_type:*, map_type:*)"
-    )
-
-
-def available(name: str) -> bool:
-    return probe(name).available
+    return [*PROBES, *progs, *maps]
 
 
 def require(name: str) -> None:
@@ -114,39 +105,6 @@ def dispatcher_unavailable_reason() -> str:
     if not f.available:
         return f"a multi-program dispatcher needs freplace programs and {f.detail}"
     return "freplace works here, so XDP/TC hooks are shared through dispatchers"
-
-
-@cache
-def kernel_version() -> tuple[int, int, int]:
-    """(major, minor, patch) of the running kernel."""
-    return parse_kernel_release(os.uname().release)
-
-
-def parse_kernel_release(release: str) -> tuple[int, int, int]:
-    m = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", release)
-    if not m:
-        return (0, 0, 0)
-    return int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
-
-
-@cache
-def cgroup2_mount() -> str | None:
-    """Where the cgroup v2 hierarchy is mounted (``/sys/fs/cgroup`` or ``.../unified``)."""
-    with contextlib.suppress(OSError), builtins.open("/proc/self/mounts") as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) > 2 and parts[2] == "cgroup2":
-                return parts[1]
-    return None
-
-
-def pmu_type(pmu: str) -> int | None:
-    """The perf PMU type number of *pmu* ("kprobe", "uprobe"), None if the kernel has none."""
-    try:
-        with builtins.open(f"{PMU_ROOT}/{pmu}/type") as f:
-            return int(f.read())
-    except (OSError, ValueError):
-        return None
 
 
 def feature_of_section(section: str) -> str | None:
