@@ -7,6 +7,7 @@ change builds a new revision and swaps it in (``revision.apply``). Needs a
 kernel that loads extension programs (``features.available("freplace")``).
 
     config     slot order and the dispatcher config (pure)
+    hook       a hook, its members, its running revision (pure data)
     extension  load a program of an object as an extension of a stub
     revision   build, swap, tear down; pins
     xdp, tc    the swap for each hook
@@ -15,6 +16,7 @@ kernel that loads extension programs (``features.available("freplace")``).
 from __future__ import annotations
 
 from bpfman.dispatch.config import MAX_PROGRAMS, Slot
-from bpfman.dispatch.revision import Hook, Member, State, apply, teardown
+from bpfman.dispatch.hook import Hook, Member, State
+from bpfman.dispatch.revision import apply, teardown
 
 __all__ = ["MAX_PROGRAMS", "Hook", "Member", "Slot", "State", "apply", "teardown"]

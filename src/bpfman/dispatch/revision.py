@@ -36,57 +36,14 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
 
-from bpfman.dispatch import config
+import bpfman
+from bpfman.dispatch import config, tc, xdp
+from bpfman.dispatch.hook import DISPATCHER_NAME, Hook, Member, State
 from bpfman.errors import BpfError
 from bpfman.link import Link
 from bpfman.program import Program
-
-# Loads a member as an extension replacing stub `func` of the dispatcher `target`.
-Loader = Callable[[Program, str], Program]
-DISPATCHER_NAME = {"xdp": "xdp_dispatcher", "tc": "tc_dispatcher"}
-
-
-@dataclass(frozen=True)
-class Hook:
-    """Where a dispatcher runs: an interface's XDP hook or one direction of its tc hook."""
-
-    kind: str  # "xdp" or "tc"
-    ifindex: int
-    bpffs: str
-    netns_ino: int = 0
-    direction: str = ""  # tc: "ingress" or "egress"
-
-    @property
-    def dir(self) -> str:
-        return os.path.join(self.bpffs, "xdp" if self.kind == "xdp" else f"tc-{self.direction}")
-
-    def revision_dir(self, dispatcher_id: int) -> str:
-        return os.path.join(self.dir, f"dispatch-{self.ifindex}-{dispatcher_id}")
-
-    @property
-    def xdp_link_pin(self) -> str:
-        return os.path.join(self.dir, f"link-{self.netns_ino}-{self.ifindex}")
-
-
-@dataclass(frozen=True)
-class Member:
-    slot: config.Slot
-    load: Loader | None = None  # needed when the member has no extension to reuse
-
-
-@dataclass(frozen=True)
-class State:
-    """What the caller keeps about a hook's running revision."""
-
-    dispatcher_id: int
-    positions: dict[int, int] = field(default_factory=dict)  # member key -> slot
-    link_ids: dict[int, int] = field(default_factory=dict)  # member key -> freplace link id
-    tc_handle: int = 0  # tc: the dispatcher filter's handle (at priority dispatch.tc.PRIORITY)
-    qdisc_created: bool = False  # tc: the clsact qdisc was created for a dispatcher
-    mode: str = ""  # xdp: the mode the interface's link got
 
 
 def dispatcher_path(kind: str) -> str:
@@ -100,8 +57,6 @@ def dispatcher_path(kind: str) -> str:
 
 def load_dispatcher(kind: str, ordered: Sequence[config.Slot]) -> Program:
     """A dispatcher (not attached) configured to run *ordered*; it owns its fd."""
-    import bpfman
-
     spec = bpfman.open(dispatcher_path(kind))
     with spec:
         spec.globals["conf"] = config.encode(kind, ordered)
@@ -228,11 +183,7 @@ def _populate(
 
 def _swap(hook: Hook, disp: Program, current: State | None, xdp_mode: str) -> State:
     if hook.kind == "xdp":
-        from bpfman.dispatch import xdp
-
         return xdp.swap(hook, disp, current, xdp_mode)
-    from bpfman.dispatch import tc
-
     return tc.swap(hook, disp, current)
 
 
@@ -240,12 +191,8 @@ def teardown(hook: Hook, current: State, *, remove_qdisc: bool = True) -> None:
     """Remove the hook's dispatcher entirely (the last member left)."""
     with _libxdp_lock(hook):
         if hook.kind == "xdp":
-            from bpfman.dispatch import xdp
-
             xdp.detach(hook)
         else:
-            from bpfman.dispatch import tc
-
             tc.detach(hook, current, remove_qdisc=remove_qdisc)
         remove_revision(hook.revision_dir(current.dispatcher_id))
         with contextlib.suppress(OSError):

@@ -12,18 +12,16 @@ import errno as _errno
 from typing import TYPE_CHECKING
 
 from bpfman.attach import tc
+from bpfman.dispatch.hook import Hook, State
 from bpfman.errors import BpfError
 
 if TYPE_CHECKING:
-    from bpfman.dispatch.revision import Hook, State
     from bpfman.program import Program
 
 PRIORITY = 50
 
 
 def swap(hook: Hook, disp: Program, current: State | None) -> State:
-    from bpfman.dispatch.revision import State
-
     if tc.qdisc_kind(hook.ifindex) == "ingress":
         raise BpfError(
             f"interface {hook.ifindex} has a classic 'ingress' qdisc, not clsact: "

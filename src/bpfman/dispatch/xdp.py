@@ -9,19 +9,14 @@ which is atomic: every packet runs either the old chain or the new one.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
+from bpfman.dispatch.hook import Hook, State
 from bpfman.errors import BpfError
 from bpfman.link import Link
 from bpfman.program import Program
 
-if TYPE_CHECKING:
-    from bpfman.dispatch.revision import Hook, State
-
 
 def swap(hook: Hook, disp: Program, current: State | None, mode: str) -> State:
-    from bpfman.dispatch.revision import State
-
     pin = hook.xdp_link_pin
     if not os.path.exists(pin):
         link = disp.attach_xdp(hook.ifindex, mode=mode, fallback=True)

@@ -166,7 +166,7 @@ def _inspect_member(mgr: Manager, rec: LinkRecord, st: State) -> None:
 
 
 def _is_tc_dispatcher(prog_id: int) -> bool:
-    from bpfman.dispatch.revision import DISPATCHER_NAME
+    from bpfman.dispatch.hook import DISPATCHER_NAME
     from bpfman.program import Program
 
     try:
