@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bpfman.errors import BpfError
 from bpfman.manager import parse, placement
 from bpfman.manager.errors import InputError, PreconditionError
+from bpfman.manager.hooks import AttachResult, Updates, in_netns, netns_ino, tc_siblings
 from bpfman.manager.models import BpfmanType, LinkRecord, ProgramRecord
 
 if TYPE_CHECKING:
@@ -20,35 +18,6 @@ if TYPE_CHECKING:
     from bpfman.program import Program
 
 NET_KINDS = (BpfmanType.XDP, BpfmanType.TC, BpfmanType.TCX)
-# other links an attach or detach changed (a dispatcher's members): link id -> (kernel link id,
-# params), for ``Store.update_links``
-Updates = dict[int, tuple[int | None, dict[str, Any]]]
-
-
-@dataclass
-class AttachResult:
-    kernel_link_id: int | None
-    pin_path: str | None
-    params: dict[str, Any] = field(default_factory=dict)
-    updates: Updates = field(default_factory=dict)
-
-
-@contextlib.contextmanager
-def in_netns(path: str | None) -> Iterator[None]:
-    if not path:
-        yield
-        return
-    from bpfman import netns
-
-    if not os.path.exists(path):
-        raise InputError(f"netns {path}: no such network namespace")
-    with netns.enter(path):
-        yield
-
-
-def netns_id(path: str | None) -> int:
-    """The inode identifying a network namespace (ours when *path* is None)."""
-    return os.stat(path or "/proc/self/ns/net").st_ino
 
 
 def attach(
@@ -148,7 +117,7 @@ def _attach_net(
     priority = parse.priority(int(p.get("priority") or 0))
     netns = p.get("netns") or None
     params: dict[str, Any] = {"iface": iface, "priority": priority, "netns": netns}
-    hook_ns = netns_id(netns) if not netns or os.path.exists(netns) else 0
+    hook_ns = netns_ino(netns)
     if rec.kind in (BpfmanType.TC, BpfmanType.TCX):
         params["direction"] = parse.direction(str(p.get("direction") or ""))
     if rec.kind in (BpfmanType.XDP, BpfmanType.TC):
@@ -230,35 +199,6 @@ def _attach_tc(prog: Program, params: dict[str, Any], undo: Undo) -> AttachResul
     crash.point("attach:after-kernel")
     undo.push("remove tc filter", lambda: tc.remove_filter(**filt))
     return AttachResult(None, None, params)
-
-
-def tcx_positions(mgr: Manager, hook: dict[str, Any]) -> dict[int, int]:
-    """bpfman link id -> position (kernel order) of every bpfman tcx link on *hook*."""
-    from bpfman.attach import tcx
-
-    ours = {
-        link.kernel_link_id: link.id
-        for link in mgr.store.links()
-        if link.kind == BpfmanType.TCX
-        and link.params.get("iface") == hook["iface"]
-        and link.params.get("direction") == hook["direction"]
-        and link.params.get("netns_ino") == hook["netns_ino"]
-    }
-    with in_netns(hook.get("netns")):
-        chain = tcx.query(hook["iface"], hook["direction"])
-    return {ours[k]: pos for pos, k in enumerate(chain.link_ids) if k in ours}
-
-
-def tc_siblings(mgr: Manager, link: LinkRecord) -> list[LinkRecord]:
-    """The other bpfman tc links on *link*'s interface (both directions)."""
-    return [
-        other
-        for other in mgr.store.links()
-        if other.kind == BpfmanType.TC
-        and other.id != link.id
-        and other.params.get("netns_ino") == link.params.get("netns_ino")
-        and other.params.get("ifindex") == link.params.get("ifindex")
-    ]
 
 
 def detach(mgr: Manager, link: LinkRecord) -> Updates:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bpfman.errors import BpfError
-from bpfman.manager import crash, parse
+from bpfman.manager import crash, hooks, parse
 from bpfman.manager.config import Config
 from bpfman.manager.errors import InputError, NotFoundError, PreconditionError
 from bpfman.manager.lock import WriterLock
@@ -239,23 +239,11 @@ class Manager:
             self.store.update_links(updates)
             if link.kind == BpfmanType.TCX:
                 self._store_positions(link.params)
-            self._hand_on_qdisc(link)
-
-    def _hand_on_qdisc(self, link: LinkRecord) -> None:
-        """*link* is gone: the clsact qdisc it created passes to its tc siblings (inside a
-        transaction), so the last of them removes it."""
-        from bpfman.manager import attacher
-
-        if link.kind == BpfmanType.TC and link.params.get("tc_qdisc_created"):
-            for other in attacher.tc_siblings(self, link):
-                params = {**other.params, "tc_qdisc_created": True}
-                self.store.update_link(other.id, other.kernel_link_id, params)
+            hooks.hand_on_qdisc(self, link)
 
     def _store_positions(self, hook: dict[str, Any]) -> None:
         """Record the kernel order of the tcx links on *hook* (inside a transaction)."""
-        from bpfman.manager import attacher
-
-        for link_id, position in attacher.tcx_positions(self, hook).items():
+        for link_id, position in hooks.tcx_positions(self, hook).items():
             link = self.store.link(link_id)
             if link is not None and link.params.get("position") != position:
                 self.store.update_link(

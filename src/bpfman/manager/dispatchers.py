@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from bpfman.dispatch import MAX_PROGRAMS, Hook, Member, Slot, State, revision
 from bpfman.manager import crash
-from bpfman.manager.attacher import AttachResult, Updates, in_netns, tc_siblings
 from bpfman.manager.errors import PreconditionError
+from bpfman.manager.hooks import AttachResult, Updates, in_netns, tc_siblings
 from bpfman.manager.models import BpfmanType, LinkRecord, ProgramRecord
 
 if TYPE_CHECKING:

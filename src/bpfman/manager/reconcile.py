@@ -14,11 +14,18 @@ import shutil
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from bpfman.attach import tc
+from bpfman.dispatch import tc as tc_dispatcher
+from bpfman.dispatch.hook import DISPATCHER_NAME
+from bpfman.dispatch.revision import remove_revision
 from bpfman.errors import BpfError
+from bpfman.link import Link
+from bpfman.manager import attacher, dispatchers, hooks
+from bpfman.manager.hooks import Updates, in_netns
 from bpfman.manager.models import BpfmanType, LinkRecord
+from bpfman.program import Program
 
 if TYPE_CHECKING:
-    from bpfman.manager.attacher import Updates
     from bpfman.manager.core import Manager
 
 
@@ -65,15 +72,11 @@ class State:
 
 
 def inspect(mgr: Manager) -> State:
-    from bpfman.link import Link
-    from bpfman.program import Program
-
     st = State()
     for prog_rec in mgr.store.programs():
         st.db_programs[prog_rec.id] = prog_rec.tag
         if prog_rec.map_owner_id is None:
             st.db_map_owners.add(prog_rec.id)
-    from bpfman.manager import dispatchers
 
     for rec in mgr.store.links():
         member = dispatchers.is_member(rec)
@@ -121,7 +124,6 @@ def inspect(mgr: Manager) -> State:
                 st.revision_dirs.add(os.path.join(root, name))
             elif sub == "xdp" and name.startswith("link-"):
                 st.xdp_link_pins.add(os.path.join(root, name))
-    from bpfman.dispatch import tc as tc_dispatcher
 
     # a tc dispatcher is ours if a revision dir of ours (dispatch-<ifindex>-<prog id>) or the
     # database names it: other managers (bpfman itself) use the same name and priority
@@ -143,10 +145,6 @@ def inspect(mgr: Manager) -> State:
 
 def _inspect_member(mgr: Manager, rec: LinkRecord, st: State) -> None:
     """What a dispatcher member link needs: its revision's dir and slot pin, its hook's link."""
-    from bpfman.dispatch import tc as tc_dispatcher
-    from bpfman.link import Link
-    from bpfman.manager import dispatchers
-
     p = rec.params
     hook = dispatchers.hook_of(mgr, rec.kind, p)
     revision_dir = hook.revision_dir(int(p["dispatcher_id"]))
@@ -166,9 +164,6 @@ def _inspect_member(mgr: Manager, rec: LinkRecord, st: State) -> None:
 
 
 def _is_tc_dispatcher(prog_id: int) -> bool:
-    from bpfman.dispatch.hook import DISPATCHER_NAME
-    from bpfman.program import Program
-
     try:
         with Program.from_id(prog_id) as prog:
             return prog.name == DISPATCHER_NAME["tc"]
@@ -182,8 +177,6 @@ def tc_filters(
     """Every bpf tc filter in a network namespace ("" = ours) -> the program id it runs;
     *interfaces* collects (netns_path, ifindex) of every interface seen."""
     from pyroute2 import IPRoute
-
-    from bpfman.manager.attacher import in_netns
 
     out: dict[tuple[str, int, str, int, int], int] = {}
     if netns_path and not os.path.exists(netns_path):
@@ -388,8 +381,6 @@ def doctor(mgr: Manager) -> list[Problem]:
 
 def gc(mgr: Manager) -> list[str]:
     """Repair every problem doctor finds; returns one line per repair."""
-    from bpfman.link import Link
-
     done: list[str] = []
     rebuilt: set[tuple[object, ...]] = set()
     with mgr._writing():
@@ -414,15 +405,10 @@ def gc(mgr: Manager) -> list[str]:
                 assert p.link_id is not None
                 _rebuild_hook(mgr, p.link_id, rebuilt, done)
             elif p.kind == "stale-dispatcher-revision":
-                from bpfman.dispatch.revision import remove_revision
-
                 assert p.path
                 remove_revision(p.path)
                 done.append(f"removed {p.path}")
             elif p.kind in ("orphan-tc-filter", "orphan-dispatcher-filter"):
-                from bpfman.attach import tc
-                from bpfman.manager.attacher import in_netns
-
                 assert p.path
                 ns, ifindex, direction, prio, handle = p.path.split("|")
                 with in_netns(ns or None):
@@ -464,8 +450,6 @@ def _forget_program(mgr: Manager, prog_id: int) -> None:
 def _forget_link(mgr: Manager, link: LinkRecord, *, detach: bool) -> None:
     """Drop *link* from the database, after detaching it in the kernel (best effort) with
     *detach*. One link at a time: a dispatcher's next revision must not count it again."""
-    from bpfman.manager import attacher
-
     updates: Updates = {}
     if detach:
         with contextlib.suppress(BpfError, OSError):
@@ -473,15 +457,13 @@ def _forget_link(mgr: Manager, link: LinkRecord, *, detach: bool) -> None:
     with mgr.store.transaction():
         mgr.store.delete_link(link.id)
         mgr.store.update_links(updates)
-        mgr._hand_on_qdisc(link)
+        hooks.hand_on_qdisc(mgr, link)
 
 
 def _rebuild_hook(
     mgr: Manager, link_id: int, rebuilt: set[tuple[object, ...]], done: list[str]
 ) -> None:
     """Run the hook of member *link_id* again as the database records it (once per gc)."""
-    from bpfman.manager import dispatchers
-
     rec = mgr.store.link(link_id)
     if rec is None:
         return
