@@ -303,8 +303,8 @@ def test_image_loaded_programs_share_a_hook(cli, mgr, bpf_obj, veth) -> None:
     dispatcher reloads them as extensions from the image manifest they were loaded from."""
     import dataclasses
 
-    from bpfman import images
     from bpfman.images import build
+    from bpfman.manager.images import prepare_load
     from registryutil import LocalRegistry
 
     reg = LocalRegistry()
@@ -313,7 +313,7 @@ def test_image_loaded_programs_share_a_hook(cli, mgr, bpf_obj, veth) -> None:
         build.push(url, build.build(build.plan(build.inputs_from(bpf_obj("net"), None, {}))),
                    multi_arch=False)  # fmt: skip
         spec = LoadSpec(parse_requests(["xdp:xdp_pass xdp:xdp_pass2"]), image_url=url)
-        ready, _ = images.prepare_load(mgr, dataclasses.replace(spec, pull_policy="IfNotPresent"))
+        ready, _ = prepare_load(mgr, dataclasses.replace(spec, pull_policy="IfNotPresent"))
         a, b = (rec.id for rec in mgr.load(ready))
     finally:
         reg.close()  # from here on only the cache: the dispatcher must not need the registry

@@ -157,11 +157,12 @@ def load_image(
     output: str,
 ) -> None:
     from bpfman import images
+    from bpfman.manager.images import prepare_load
 
     spec = _load_spec(programs, globals_, metadata, application, map_owner_id)
     spec.image_url, spec.pull_policy = image_url, images.PullPolicy.parse(pull_policy).word
     mgr = ctx_obj().manager()
-    ready, _ = images.prepare_load(mgr, spec, images.Credentials.from_base64(registry_auth))
+    ready, _ = prepare_load(mgr, spec, images.Credentials.from_base64(registry_auth))
     records = mgr.load(ready)
     _print_programs(mgr, [r.id for r in records], output, as_load=True)
 

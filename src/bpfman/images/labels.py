@@ -11,14 +11,11 @@ their types.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from bpfman.images.errors import ImageError, InputError
-
-if TYPE_CHECKING:
-    from bpfman.manager.models import ProgramRequest
 
 PROGRAMS = "io.ebpf.programs"
 MAPS = "io.ebpf.maps"
@@ -133,7 +130,17 @@ def from_object(path: str) -> Labels:
     return Labels(programs, maps)
 
 
-def check_requests(labels: Labels, requests: list[ProgramRequest], image: str) -> None:
+class Requested(Protocol):
+    """A program a load asks for (the manager's ``ProgramRequest``): its name and type word."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def type_word(self) -> str: ...
+
+
+def check_requests(labels: Labels, requests: Sequence[Requested], image: str) -> None:
     """Every requested program must be in the image, with a type that fits its label."""
     for req in requests:
         if req.name not in labels.programs:

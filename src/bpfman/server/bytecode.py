@@ -2,7 +2,7 @@
 
 ``locate`` sets a LoadSpec's object file from the request's
 ``BytecodeLocation``. Images go to the daemon's ``ImageSource`` (``OciImages``:
-``bpfman.images``, as for ``bpfman load image``): ``prepare_load`` pulls the
+``bpfman.manager.images``, as for ``bpfman load image``): ``prepare_load`` pulls the
 image (by its policy, with its credentials) and checks the requested
 programs against it.
 ``program_sections`` reads the ELF section of named programs: the gRPC API
@@ -41,10 +41,11 @@ class OciImages:
 
     def prepare_load(self, mgr: Manager, spec: LoadSpec, image: pb.BytecodeImage) -> LoadSpec:
         from bpfman import images
+        from bpfman.manager.images import prepare_load
 
         policy = images.PullPolicy.parse(image.image_pull_policy)
         spec = dataclasses.replace(spec, image_url=image.url, pull_policy=policy.word)
-        ready, _ = images.prepare_load(mgr, spec, _credentials(image))
+        ready, _ = prepare_load(mgr, spec, _credentials(image))
         return ready
 
     def pull(self, mgr: Manager, image: pb.BytecodeImage) -> None:
