@@ -14,6 +14,7 @@ import platform
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bpfman.attach.sections import CGROUP_SECTIONS
 from bpfman.errors import BpfError
 
 if TYPE_CHECKING:
@@ -156,8 +157,6 @@ def _uprobe_target(rest: str, section: str) -> dict[str, Any]:
 
 
 def _cgroup_target(section: str, base: str, rest: str) -> SectionTarget:
-    from bpfman.attach.cgroup import CGROUP_SECTIONS
-
     if base == "sockops":
         return SectionTarget("cgroup", "cgroup", {"attach_type": "sock_ops"}, needs=("path",))
     if base == "cgroup" and rest == "skb":  # ingress or egress: the caller says which
