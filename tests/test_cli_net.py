@@ -54,7 +54,7 @@ def test_xdp_in_another_netns(cli, bpf_obj, veth) -> None:
     r = cli("attach", str(xdp_drop), "xdp", "-i", veth.peer, "-p", "5", rc=1)
     assert veth.peer in r.err  # not in our netns
     r = cli("attach", str(xdp_drop), "xdp", "-i", veth.peer, "-p", "5", "-n", "/run/netns/nope",
-            rc=2)  # fmt: skip
+            rc=1)  # fmt: skip
     assert "no such network namespace" in r.err
     link = cli(
         "attach", str(xdp_drop), "xdp", "-i", veth.peer, "-p", "5", "-n", veth.netns_path,
@@ -83,7 +83,7 @@ def test_tc_ingress_egress_and_qdisc_cleanup(cli, bpf_obj, veth) -> None:
     assert counter(cli, ing, TC_INGRESS) == 3
     assert counter(cli, ing, TC_EGRESS) == 2
     assert f"{veth.host} ingress pos-0" in cli("list", "links").out
-    r = cli("attach", str(egr), "tc", "-d", "sideways", "-i", veth.host, "-p", "10", rc=2)
+    r = cli("attach", str(egr), "tc", "-d", "sideways", "-i", veth.host, "-p", "10", rc=1)
     assert "ingress or egress" in r.err
     cli("detach", str(a["link_id"]))
     assert "clsact" in qdiscs(veth.host_index)  # the egress filter still needs it
@@ -180,7 +180,7 @@ def test_xdp_mode_from_config(cli, bpf_obj, veth, tmp_path) -> None:
     cli("detach", str(link["link_id"]))
     conf.write_text(f'[interfaces.{veth.host}]\nxdp_mode = "turbo"\n')
     r = cli("--config", str(conf), "attach", str(xdp_pass), "xdp", "-i", veth.host, "-p", "5",
-            rc=2)  # fmt: skip
+            rc=1)  # fmt: skip
     assert len(r.err.strip().splitlines()) == 1
     assert "xdp_mode must be drv, skb or hw" in r.err
     assert xdp_attach.query(veth.host).prog_id == 0

@@ -8,16 +8,19 @@ upstream's CLI guide (docs/getting-started/cli-guide.md) and integration tests.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import signal
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import bpfman
 from bpfman import elf
+from registryutil import LocalRegistry
 
 UPSTREAM = Path(__file__).resolve().parent.parent / "build" / "tests" / "upstream"
 EXAMPLES = ["xdp_counter", "tc_counter", "tcx_counter", "tracepoint_counter", "uprobe_counter",
@@ -106,3 +109,63 @@ def test_go_tracepoint_counter(cli) -> None:
     assert not os.path.exists("/sys/fs/bpf/tracepoint_stats_map")  # pinned by bpfman, not libbpf
     cli("unload", str(prog_id))
     assert cli.pins() == []
+
+
+# ---------------------------------------------------------------- 2. upstream's label words
+
+APP_LABELS = {"kprobe_counter": "probe", "stats": "tc", "tcx_stats": "tc",
+              "tracepoint_kill_recorder": "tracepoint", "uprobe_counter": "probe",
+              "xdp_stats": "xdp"}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def registry() -> Iterator[LocalRegistry]:
+    reg = LocalRegistry()
+    yield reg
+    reg.close()
+
+
+def test_generate_build_args_writes_upstream_words(cli) -> None:
+    out = cli("image", "generate-build-args", "-b", upstream("go-app-counter/app_counter")).out
+    args = dict(line.split("=", 1) for line in out.splitlines())
+    assert json.loads(args["PROGRAMS"]) == APP_LABELS
+    assert json.loads(args["MAPS"])["xdp_stats_map"] == "per_cpu_array"
+    out = cli("image", "generate-build-args", "-b", upstream("integration/fentry")).out
+    assert 'PROGRAMS={"test_fentry":"tracing","test_fexit":"tracing"}' in out.splitlines()
+
+
+def test_label_words_fit_bpfman_types() -> None:
+    from bpfman.images import InputError
+    from bpfman.images import labels as lb
+    from bpfman.manager.parse import program_requests
+
+    upstream_words = lb.Labels({"k": "probe", "u": "probe", "t": "tc", "f": "tracing"})
+    for fits in ("kretprobe:k uprobe:u tcx:t fexit:f:do_unlinkat",
+                 "kprobe:k uretprobe:u tc:t fentry:f:do_unlinkat"):  # fmt: skip
+        lb.check_requests(upstream_words, program_requests([fits]), "img")
+    for wrong in ("xdp:k", "tracepoint:t", "kprobe:f"):
+        with pytest.raises(InputError, match=r"program . is a .* program in image img"):
+            lb.check_requests(upstream_words, program_requests([wrong]), "img")
+    old_words = lb.Labels({"k": "kretprobe", "t": "tcx"})  # what pybpfman wrote before
+    lb.check_requests(old_words, program_requests(["kprobe:k tc:t"]), "img")
+
+
+def test_load_image_with_upstream_labels(cli, registry) -> None:
+    from bpfman.images import build
+
+    # labelled as upstream's quay.io/bpfman-bytecode/go-app-counter is
+    url = registry.url("bpfman-bytecode/go-app-counter:latest")
+    labels = {"io.ebpf.programs": json.dumps(APP_LABELS),
+              "io.ebpf.maps": json.dumps({"xdp_stats_map": "per_cpu_array"})}  # fmt: skip
+    obj = Path(upstream("go-app-counter/app_counter")).read_bytes()
+    build.push(url, [build.make_image("linux/amd64", "bpf_x86_bpfel.o", obj, labels)],
+               multi_arch=False)  # fmt: skip
+    loaded = cli("load", "image", "--image-url", url, "--programs", "uprobe:uprobe_counter",
+                 "tcx:tcx_stats", "tracepoint:tracepoint_kill_recorder", "-o", "json",
+                 ).json()  # fmt: skip
+    assert [p["info"]["name"] for p in loaded] == [
+        "uprobe_counter", "tcx_stats", "tracepoint_kill_recorder"]  # fmt: skip
+    r = cli("load", "image", "--image-url", url, "--programs", "xdp:uprobe_counter", rc=1)
+    for p in sorted(loaded, key=lambda p: p["info"].get("map_owner_id") is None):
+        cli("unload", str(p["kernel_info"]["id"]))
+    assert r.err.endswith(f"program uprobe_counter is a probe program in image {url}, not xdp\n")

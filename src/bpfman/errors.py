@@ -35,7 +35,13 @@ class BpfError(Exception):
 
 
 class InputError(BpfError, ValueError):
-    """Bad user input: the CLI exits 2, the daemon answers INVALID_ARGUMENT."""
+    """Bad user input: the CLI exits 1 (the operation failed, as upstream's), the daemon
+    answers INVALID_ARGUMENT."""
+
+
+class UsageError(InputError):
+    """Options that cannot go together: a command-line syntax error (CLI exit 2, as
+    click's own)."""
 
 
 class UnknownName(BpfError, KeyError):

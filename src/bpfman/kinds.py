@@ -168,6 +168,20 @@ def name_of(enum_cls: type[enum.IntEnum], value: int) -> str:
         return str(value)
 
 
+# bpfman's kernel-type words differ from the kernel's enum names for these two
+_KERNEL_WORDS = {ProgramType.KPROBE: "probe", ProgramType.SCHED_CLS: "tc"}
+
+
+def kernel_type_word(value: int) -> str:
+    """Upstream bpfman's word for a kernel program type (its ``Kernel Type`` column, image
+    labels and ``list --program-type``): ``probe`` for kprobe and uprobe programs, ``tc``
+    for tc and tcx, ``tracing`` for fentry/fexit, else the kernel's name in lower case."""
+    try:
+        return _KERNEL_WORDS.get(ProgramType(value)) or ProgramType(value).name.lower()
+    except ValueError:
+        return str(value)
+
+
 # Verdicts a dispatcher slot can proceed on, by bpfman's --proceed-on words
 # (the numbers of the gRPC API: the hook's return codes plus the stub's sentinel).
 XDP_VERDICTS = {"aborted": 0, "drop": 1, "pass": 2, "tx": 3, "redirect": 4, "dispatcher_return": 31}

@@ -1,7 +1,8 @@
 """The manager's commands: load, attach, detach, unload, list, get, doctor, gc.
 
 Flags follow bpfman's CLI (../shared/spec/cli.md). Exit codes: 0 ok,
-1 the operation failed, 2 a usage error.
+1 the operation failed (bad values included, as upstream), 2 a command-line syntax
+error (click's, and options that cannot go together).
 """
 
 from __future__ import annotations
@@ -48,12 +49,14 @@ def handled(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from bpfman.errors import BpfError, InputError
+        from bpfman.errors import BpfError, InputError, UsageError
 
         try:
             return fn(*args, **kwargs)
-        except InputError as e:
+        except UsageError as e:
             fail(str(e), 2)
+        except InputError as e:
+            fail(str(e), 1)
         except BpfError as e:  # the root of every library, manager and image error
             fail(str(e), 1)
 

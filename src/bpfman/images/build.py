@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from bpfman.images.credentials import Credentials
 from bpfman.images.elfcheck import check_bpf_object
-from bpfman.images.errors import ImageError, InputError
+from bpfman.images.errors import ImageError, InputError, UsageError
 from bpfman.images.labels import Labels, from_object
 from bpfman.images.layout import OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, sha256_digest
 from bpfman.images.platform import (
@@ -80,7 +80,7 @@ def inputs_from(
     """The objects of one build: ``-b FILE``, ``-c DIR`` or ``--bc-<arch>-<el|eb> FILE``..."""
     given = [bool(bytecode), bool(cilium_dir), bool(per_arch)]
     if sum(given) != 1:
-        raise InputError(
+        raise UsageError(
             "give exactly one of -b/--bytecode FILE, -c/--cilium-ebpf-project DIR "
             "or --bc-<arch>-<el|eb> FILE options"
         )

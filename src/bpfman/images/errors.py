@@ -1,8 +1,9 @@
-"""Errors of the image code: one line each; input errors exit 2, the rest 1."""
+"""Errors of the image code: one line each; CLI exit 1 (2 for options that cannot go
+together)."""
 
 from __future__ import annotations
 
-from bpfman.errors import BpfError, InputError
+from bpfman.errors import BpfError, InputError, UsageError
 
 
 class ImageError(BpfError):
@@ -47,4 +48,5 @@ __all__ = [
     "RegistryUnreachable",
     "SignatureError",
     "TamperedCache",
+    "UsageError",
 ]

@@ -1,6 +1,9 @@
 """The image labels that describe its bytecode, and the checks a load makes against them.
 
-``io.ebpf.programs`` / ``io.ebpf.maps`` hold JSON objects ``{name: type}``;
+``io.ebpf.programs`` / ``io.ebpf.maps`` hold JSON objects ``{name: type}``; program
+types are upstream's kernel-type words (``xdp``, ``tc`` for tc and tcx, ``tracepoint``,
+``probe`` for k/uprobes, ``tracing`` for fentry/fexit), and the bpfman type words
+pybpfman wrote before (``uprobe``, ``tcx``...) are still read;
 older images carry one program in ``io.ebpf.bpf_function_name`` and
 ``io.ebpf.program_type`` (with ``io.ebpf.program_name`` and
 ``io.ebpf.filename``). ``from_object`` computes the labels of a build from the
@@ -22,30 +25,32 @@ MAPS = "io.ebpf.maps"
 OLD_FUNCTION = "io.ebpf.bpf_function_name"
 OLD_TYPE = "io.ebpf.program_type"
 
-# bpfman's program type words by ELF section prefix (longest prefix wins)
+# upstream's label words (kernel program types, kinds.kernel_type_word) by ELF section
+# prefix, for the sections libbpf gives no type (``classifier/NAME``, ``tcx/ingress``...)
 _SECTION_TYPES = {
     "xdp": "xdp",
     "tc": "tc",
     "classifier": "tc",
     "action": "tc",
-    "tcx": "tcx",
+    "tcx": "tc",
     "tracepoint": "tracepoint",
     "tp": "tracepoint",
-    "kprobe": "kprobe",
-    "kretprobe": "kretprobe",
-    "ksyscall": "kprobe",
-    "kretsyscall": "kretprobe",
-    "uprobe": "uprobe",
-    "uprobe.s": "uprobe",
-    "uretprobe": "uretprobe",
-    "uretprobe.s": "uretprobe",
-    "fentry": "fentry",
-    "fentry.s": "fentry",
-    "fexit": "fexit",
-    "fexit.s": "fexit",
+    "kprobe": "probe",
+    "kretprobe": "probe",
+    "ksyscall": "probe",
+    "kretsyscall": "probe",
+    "uprobe": "probe",
+    "uprobe.s": "probe",
+    "uretprobe": "probe",
+    "uretprobe.s": "probe",
+    "fentry": "tracing",
+    "fentry.s": "tracing",
+    "fexit": "tracing",
+    "fexit.s": "tracing",
 }
 
-# program type words that can stand for each other (same bpfman family)
+# the bpfman type words pybpfman wrote in labels before it wrote upstream's words, by
+# family (words of one family stand for each other); still read
 _FAMILY = {
     "xdp": "xdp",
     "tc": "tc",
@@ -72,10 +77,14 @@ class Labels:
         }
 
 
-def program_type_word(section: str, kernel_type: str) -> str:
-    """bpfman's type word for a program in ELF section *section* (else the kernel's)."""
-    head = section.split("/", 1)[0]
-    return _SECTION_TYPES.get(head, kernel_type)
+def program_type_word(section: str, kernel_type: int) -> str:
+    """The label word of a program in ELF section *section* of kernel type *kernel_type*
+    (upstream's: ``probe``, ``tracing``, ``tc``, ``xdp``, ``tracepoint``...)."""
+    from bpfman.kinds import ProgramType, kernel_type_word
+
+    if kernel_type != ProgramType.UNSPEC:
+        return kernel_type_word(kernel_type)
+    return _SECTION_TYPES.get(section.split("/", 1)[0], kernel_type_word(kernel_type))
 
 
 def map_type_word(kernel_type: str) -> str:
@@ -119,7 +128,7 @@ def from_object(path: str) -> Labels:
 
     with bpfman.open(path) as spec:
         programs = {
-            ps.name: program_type_word(ps.section, ps.type.name.lower())
+            ps.name: program_type_word(ps.section, int(ps.type))
             for ps in spec.programs.values()
         }
         maps = {
@@ -147,9 +156,9 @@ def check_requests(labels: Labels, requests: Sequence[Requested], image: str) ->
             have = ", ".join(sorted(labels.programs)) or "no programs"
             raise InputError(f"program {req.name} not in image {image}; it has: {have}")
         label = labels.programs[req.name]
-        if not label:
+        if not label or label == req.kernel_word:  # upstream's words: uprobe on probe...
             continue
-        if _FAMILY.get(label, label) != _FAMILY.get(req.type_word, req.type_word):
+        if label not in _FAMILY or _FAMILY[label] != _FAMILY[req.type_word]:
             raise InputError(
                 f"program {req.name} is a {label} program in image {image}, not {req.type_word}"
             )

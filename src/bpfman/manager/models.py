@@ -35,6 +35,19 @@ LOAD_TYPES: dict[str, tuple[BpfmanType, bool]] = {
 }
 
 
+# bpfman type -> upstream's kernel-type word (kinds.kernel_type_word of the type it loads as)
+KERNEL_WORDS: dict[BpfmanType, str] = {
+    BpfmanType.XDP: "xdp",
+    BpfmanType.TC: "tc",
+    BpfmanType.TCX: "tc",
+    BpfmanType.TRACEPOINT: "tracepoint",
+    BpfmanType.KPROBE: "probe",
+    BpfmanType.UPROBE: "probe",
+    BpfmanType.FENTRY: "tracing",
+    BpfmanType.FEXIT: "tracing",
+}
+
+
 def type_name(kind: BpfmanType, retprobe: bool = False) -> str:
     """The --programs TYPE word for a stored program."""
     for name, (k, r) in LOAD_TYPES.items():
@@ -55,6 +68,10 @@ class ProgramRequest:
     @property
     def type_word(self) -> str:
         return type_name(self.kind, self.retprobe)
+
+    @property
+    def kernel_word(self) -> str:
+        return KERNEL_WORDS[self.kind]
 
 
 @dataclass
