@@ -155,7 +155,7 @@ def test_standalone_metrics_command(bpf_obj) -> None:
         assert (
             busy.err.strip() == f"Error: cannot serve metrics on {address}: Address already in use"
         )
-        bad = cli("metrics", "localhost", rc=2)
+        bad = cli("metrics", "localhost", rc=1)
         assert "expected HOST:PORT" in bad.err and "Traceback" not in bad.err
     finally:
         if prog_id is not None:
@@ -169,7 +169,7 @@ def test_standalone_metrics_command(bpf_obj) -> None:
 def test_serve_refuses_a_bad_metrics_address(tmp_path) -> None:
     cli = Cli()
     try:
-        res = cli("serve", "--socket", str(tmp_path / "s.sock"), "--metrics", "x:99999", rc=2)
+        res = cli("serve", "--socket", str(tmp_path / "s.sock"), "--metrics", "x:99999", rc=1)
         assert (
             res.err.strip() == "Error: metrics address 'x:99999': expected HOST:PORT (port 1-65535)"
         )

@@ -48,14 +48,14 @@ def serve(
     csi_support: bool,
     csi_socket: str | None,
 ) -> None:
-    from bpfman.manager.errors import InputError
+    from bpfman.errors import UsageError
     from bpfman.server.daemon import Options
     from bpfman.server.daemon import serve as run
 
     if idle_timeout is not None and csi_support:
-        raise InputError("--idle-timeout cannot be used with --csi-support (kubelet calls it)")
+        raise UsageError("--idle-timeout cannot be used with --csi-support (kubelet calls it)")
     if csi_socket is not None and not csi_support:
-        raise InputError("--csi-socket needs --csi-support")
+        raise UsageError("--csi-socket needs --csi-support")
     root = click.get_current_context().find_root().params
     run(
         Options(
