@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 
 import pytest
@@ -41,7 +42,13 @@ def test_seed_strategy_picks_the_first_supported_kind(bpf_obj) -> None:
         assert set(obj.programs) == {chosen}  # the others were never loaded
         if not features.available("trampolines"):
             assert chosen != "count_fentry"
-            assert result.skipped[0] == ("count_fentry", features.probe("trampolines").detail)
+            name, error = result.skipped[0]
+            assert name == "count_fentry"
+            assert isinstance(error, bpfman.KernelFeatureError)
+            assert (error.feature, str(error)) == (
+                "trampolines",
+                features.probe("trampolines").detail,
+            )
         if not features.available("trampolines") and not features.available("kprobe"):
             assert chosen == "count_tp"  # this project's CI kernel
         kill_self(4)
@@ -57,7 +64,9 @@ def test_a_program_that_fails_to_load_falls_through(bpf_obj) -> None:
     with result.object as obj:
         assert result.program == "count_tp"
         [(name, why)] = result.skipped
-        assert name == "bad_tp" and "verifier" in why
+        assert name == "bad_tp" and "verifier" in str(why)
+        assert isinstance(why, bpfman.BpfError) and why.errno == errno.EACCES
+        assert "BEGIN PROG LOAD LOG" in why.log
         assert obj.globals["target_pid"] == os.getpid()
         kill_self(3)
         assert obj.globals["kills"] == 3
@@ -73,7 +82,8 @@ def test_a_failed_attach_falls_through(bpf_obj) -> None:
     )
     with result.object as obj:
         assert result.program == "count_tp"
-        assert "no tracepoint syscalls/no_such_tracepoint" in result.skipped[0][1]
+        assert "no tracepoint syscalls/no_such_tracepoint" in str(result.skipped[0][1])
+        assert result.skipped[0][1].errno == errno.ENOENT
         assert configured == [bpf_obj("fallback")]  # called on the reopened spec
         kill_self(2)
         assert obj.globals["kills"] >= 2

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bpfman.errors import BpfError, KernelFeatureError
+from bpfman.errors import BpfError, InputError, KernelFeatureError, UnknownName
 
 __version__ = "0.1.0"
 
@@ -24,27 +24,38 @@ _LAZY = {
     "ProgramSpec": ("bpfman.object", "ProgramSpec"),
     "MapSpec": ("bpfman.object", "MapSpec"),
     "Program": ("bpfman.program", "Program"),
+    "TestRunResult": ("bpfman.program", "TestRunResult"),
     "Map": ("bpfman.map", "Map"),
+    "TypedMap": ("bpfman.map", "TypedMap"),
     "Link": ("bpfman.link", "Link"),
     "RingBuffer": ("bpfman.ringbuf", "RingBuffer"),
     "PerfBuffer": ("bpfman.perfbuf", "PerfBuffer"),
     "attach_first": ("bpfman.fallback", "attach_first"),
+    "Candidate": ("bpfman.fallback", "Candidate"),
+    "AttachResult": ("bpfman.fallback", "AttachResult"),
     "ProgramType": ("bpfman.kinds", "ProgramType"),
     "MapType": ("bpfman.kinds", "MapType"),
     "AttachType": ("bpfman.kinds", "AttachType"),
+    "XdpAction": ("bpfman.kinds", "XdpAction"),
+    "TcAction": ("bpfman.kinds", "TcAction"),
     "features": ("bpfman.features", None),
 }
 
-__all__ = ["BpfError", "KernelFeatureError", *_LAZY]
+__all__ = ["BpfError", "InputError", "KernelFeatureError", "UnknownName", *_LAZY]
 
 if TYPE_CHECKING:
     from bpfman import features as features
+    from bpfman.fallback import AttachResult as AttachResult
+    from bpfman.fallback import Candidate as Candidate
     from bpfman.fallback import attach_first as attach_first
     from bpfman.kinds import AttachType as AttachType
     from bpfman.kinds import MapType as MapType
     from bpfman.kinds import ProgramType as ProgramType
+    from bpfman.kinds import TcAction as TcAction
+    from bpfman.kinds import XdpAction as XdpAction
     from bpfman.link import Link as Link
     from bpfman.map import Map as Map
+    from bpfman.map import TypedMap as TypedMap
     from bpfman.object import MapSpec as MapSpec
     from bpfman.object import Object as Object
     from bpfman.object import ObjectSpec as ObjectSpec
@@ -53,7 +64,13 @@ if TYPE_CHECKING:
     from bpfman.object import open as open
     from bpfman.perfbuf import PerfBuffer as PerfBuffer
     from bpfman.program import Program as Program
+    from bpfman.program import TestRunResult as TestRunResult
     from bpfman.ringbuf import RingBuffer as RingBuffer
+
+
+def __dir__() -> list[str]:
+    """The public API (``__all__``): what ``dir(bpfman)`` and completion offer."""
+    return sorted([*__all__, "__version__"])
 
 
 def __getattr__(name: str) -> Any:

@@ -91,6 +91,14 @@ def event_type(m: Map, event: type[Any] | str | None, btf_name: str | None) -> E
     return EventType(event, size, None)
 
 
+def _until(timeout: float | None, end: float | None) -> float | None:
+    """How long the next wait may last: the idle *timeout*, cut at the deadline *end*."""
+    if end is None:
+        return timeout
+    left = max(end - time.monotonic(), 0.0)
+    return left if timeout is None else min(timeout, left)
+
+
 class EventSource:
     """Waiting, iteration and life cycle of an event buffer; subclasses read the maps."""
 
@@ -161,19 +169,28 @@ class EventSource:
     def __iter__(self) -> Iterator[Any]:
         return self.events()
 
-    def events(self, timeout: float | None = None) -> Iterator[Any]:
+    def events(self, timeout: float | None = None, deadline: float | None = None) -> Iterator[Any]:
         """Yield events of the maps added without a callback (callbacks of the others run).
 
-        Ends when no event came for *timeout* seconds; None waits forever.
+        Ends when no event came for *timeout* seconds (idle), or *deadline*
+        seconds after the call even while events keep coming; None (both by
+        default) waits forever. Events not handed out yet stay queued for the
+        next iteration.
         """
         if self._empty():
             raise BpfError(f"{self._what} has no maps: add() one first")
+        end = None if deadline is None else time.monotonic() + deadline
         while True:
             while self._pending:
+                if end is not None and time.monotonic() >= end:
+                    return
                 yield self._pending.popleft()
+            if end is not None and time.monotonic() >= end:
+                return
             if self._consume(ITER_CHUNK):
                 continue
-            if not self._wait(timeout) and not self._consume(ITER_CHUNK):
+            wait = _until(timeout, end)
+            if not self._wait(wait) and not self._consume(ITER_CHUNK):
                 return
 
     # ------------------------------------------------------------------ asyncio
@@ -215,22 +232,31 @@ class EventSource:
     def __aiter__(self) -> AsyncIterator[Any]:
         return self.aevents()
 
-    async def aevents(self, timeout: float | None = None) -> AsyncIterator[Any]:
+    async def aevents(
+        self, timeout: float | None = None, deadline: float | None = None
+    ) -> AsyncIterator[Any]:
         """``events()`` for asyncio (``async for ev in buf`` waits forever)."""
         if self._empty():
             raise BpfError(f"{self._what} has no maps: add() one first")
+        end = None if deadline is None else time.monotonic() + deadline
         while True:
             while self._pending:
+                if end is not None and time.monotonic() >= end:
+                    return
                 yield self._pending.popleft()
+            if end is not None and time.monotonic() >= end:
+                return
             if self._consume(ITER_CHUNK):
                 continue
-            if not await self._readable(timeout) and not self._consume(ITER_CHUNK):
+            wait = _until(timeout, end)
+            if not await self._readable(wait) and not self._consume(ITER_CHUNK):
                 return
 
     # ------------------------------------------------------------------ life cycle
 
     @property
     def closed(self) -> bool:
+        """True once ``close()`` has run."""
         return self._epoll is None
 
     def close(self) -> None:

@@ -5,7 +5,7 @@
         ("count_tp", {"group": "syscalls", "name": "sys_enter_kill"}),
         ("count_kprobe", {"fn": "__x64_sys_kill"}),
     ])
-    obj, link, chosen = result          # result.skipped says why the others were not used
+    obj, link, chosen = result          # result.skipped: (program, its exception) passed over
 
 Candidates whose kind a feature probe rules out are skipped without
 touching the kernel. Only the chosen program is loaded (autoload off for
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bpfman import features
-from bpfman.errors import BpfError
+from bpfman.errors import BpfError, KernelFeatureError
 
 if TYPE_CHECKING:
     from bpfman.link import Link
@@ -32,18 +32,30 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Candidate:
+    """One program ``attach_first`` may choose: its name and the keywords for its ``attach()``."""
+
     program: str
     kwargs: dict[str, Any] = field(default_factory=dict)  # for Program.attach()
 
 
 @dataclass
 class AttachResult:
+    """What ``attach_first`` chose: ``obj, link, program = result``.
+
+    ``object`` is the loaded Object (close it when done; it owns ``link``),
+    ``program`` the chosen program's name, ``skipped`` the candidates passed
+    over, in order, each with the exception that ruled it out
+    (``KernelFeatureError`` with its ``feature`` when a probe did, else the
+    load's or attach's ``BpfError``; ``str(error)`` says why).
+    """
+
     object: Object
     link: Link
     program: str
-    skipped: list[tuple[str, str]]  # (program, why it was not used), in order
+    skipped: list[tuple[str, BpfError]]
 
     def __iter__(self) -> Iterator[Any]:
+        """``obj, link, program = result``."""
         return iter((self.object, self.link, self.program))
 
 
@@ -118,12 +130,13 @@ def attach_first(
     settings = _Settings.of(first)
     path = first.path
     current: ObjectSpec | None = first
-    skipped: list[tuple[str, str]] = []
+    skipped: list[tuple[str, BpfError]] = []
     try:
         for c in cands:
             feature = needed[c.program]
             if feature and not features.available(feature):
-                skipped.append((c.program, features.probe(feature).detail))
+                detail = features.probe(feature).detail
+                skipped.append((c.program, KernelFeatureError(detail, feature)))
                 continue
             if current is None:
                 current = ObjectSpec(path)
@@ -136,14 +149,14 @@ def attach_first(
                 obj = current.load()  # closes the spec on failure
             except BpfError as e:
                 current = None
-                skipped.append((c.program, str(e)))
+                skipped.append((c.program, e))
                 continue
             current = None
             try:
                 link = obj.programs[c.program].attach(**c.kwargs)
             except BpfError as e:
                 obj.close()
-                skipped.append((c.program, str(e)))
+                skipped.append((c.program, e))
                 continue
             return AttachResult(obj, link, c.program, skipped)
     finally:

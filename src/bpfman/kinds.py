@@ -6,6 +6,8 @@ import enum
 
 
 class ProgramType(enum.IntEnum):
+    """eBPF program types (``enum bpf_prog_type``): ``Program.type``, ``ProgramSpec.type``."""
+
     UNSPEC = 0
     SOCKET_FILTER = 1
     KPROBE = 2
@@ -42,6 +44,8 @@ class ProgramType(enum.IntEnum):
 
 
 class MapType(enum.IntEnum):
+    """eBPF map types (``enum bpf_map_type``): ``Map.type``, ``MapSpec.type``."""
+
     UNSPEC = 0
     HASH = 1
     ARRAY = 2
@@ -89,6 +93,8 @@ PERCPU_MAP_TYPES = frozenset(
 
 
 class AttachType(enum.IntEnum):
+    """Attach types (``enum bpf_attach_type``): cgroup hooks, expected attach types."""
+
     CGROUP_INET_INGRESS = 0
     CGROUP_INET_EGRESS = 1
     CGROUP_INET_SOCK_CREATE = 2
@@ -141,6 +147,8 @@ class AttachType(enum.IntEnum):
 
 
 class LinkType(enum.IntEnum):
+    """Kernel link types (``enum bpf_link_type``): ``Link.info().type``."""
+
     UNSPEC = 0
     RAW_TRACEPOINT = 1
     TRACING = 2
@@ -158,6 +166,32 @@ class LinkType(enum.IntEnum):
     SOCKMAP = 14
     # links pybpfman makes itself where the kernel has no link object
     TC_FILTER = 1000
+
+
+class XdpAction(enum.IntEnum):
+    """What an XDP program returns (``enum xdp_action``): ``test_run().retval`` compares equal."""
+
+    ABORTED = 0
+    DROP = 1
+    PASS = 2
+    TX = 3
+    REDIRECT = 4
+
+
+class TcAction(enum.IntEnum):
+    """What a tc or tcx program returns (``TC_ACT_*``; tcx reads -1 as ``NEXT``, run the next)."""
+
+    UNSPEC = -1
+    NEXT = -1  # TCX_NEXT: an alias of UNSPEC
+    OK = 0
+    RECLASSIFY = 1
+    SHOT = 2
+    PIPE = 3
+    STOLEN = 4
+    QUEUED = 5
+    REPEAT = 6
+    REDIRECT = 7
+    TRAP = 8
 
 
 def name_of(enum_cls: type[enum.IntEnum], value: int) -> str:

@@ -97,19 +97,23 @@ class Link:
 
     @property
     def fd(self) -> int:
+        """The link's file descriptor (an error once closed)."""
         if not self._finalizer.alive:
             raise BpfError(f"link {self.description or ''} is closed".replace("  ", " "))
         return self._fd
 
     @property
     def closed(self) -> bool:
+        """True once ``close()`` or ``detach()`` has run."""
         return not self._finalizer.alive
 
     @property
     def id(self) -> int:
+        """The kernel's id of the link."""
         return self.info().id
 
     def info(self) -> LinkInfo:
+        """The kernel's facts about the link: id, type, program id, per-type details."""
         info = _sys.link_info(self.fd)
         try:
             ltype: LinkType | int = LinkType(info.type)

@@ -100,6 +100,7 @@ class _Access:
         return self._v.get()
 
     def get(self, key: Any, default: Any = None) -> Any:
+        """The value at *key*, or *default* when there is none (``lookup`` is the same)."""
         self._live()
         self._k.put(key)
         err = map_elem(BPF_MAP_LOOKUP_ELEM, self._attr)
@@ -139,6 +140,7 @@ class _Access:
             raise self._error("update of", err, key)
 
     def __delitem__(self, key: Any) -> None:
+        """Delete the element at *key* (``KeyError`` if there is none; ``delete`` is the same)."""
         self._live()
         self._k.put(key)
         err = map_elem(BPF_MAP_DELETE_ELEM, self._attr_del)
@@ -177,9 +179,11 @@ class _Access:
     # ------------------------------------------------------------------ whole map
 
     def keys(self) -> list[Any]:
+        """Every key, read in batches (a snapshot)."""
         return self.lookup_batch()[0]
 
     def values(self) -> list[Any]:
+        """Every value, read in batches (a snapshot)."""
         return self.lookup_batch()[1]
 
     def items(self) -> Iterator[tuple[Any, Any]]:
@@ -485,6 +489,7 @@ class Map(_Access):
 
     @classmethod
     def from_id(cls, map_id: int) -> Map:
+        """Open the map with kernel id *map_id* (with its BTF from the kernel for typed views)."""
         m = cls(_sys.fd_from_id("map", map_id))
         m._load_kernel_btf()
         return m
@@ -533,10 +538,12 @@ class Map(_Access):
 
     @property
     def fd(self) -> int:
+        """The map's file descriptor (an error once it or its Object is closed)."""
         self._live()
         return self._fd
 
     def close(self) -> None:
+        """Close the fd of a standalone map (a map of an Object closes with it)."""
         if self._finalizer is not None:
             self._finalizer()
             self._closed = True
@@ -549,6 +556,7 @@ class Map(_Access):
 
     @property
     def percpu(self) -> bool:
+        """True for per-CPU maps: values read as a list, one per possible CPU."""
         return self.type in PERCPU_MAP_TYPES
 
     @property
@@ -558,6 +566,7 @@ class Map(_Access):
 
     @property
     def frozen(self) -> bool:
+        """True once the map is read-only from user space (``freeze()``, or .rodata after load)."""
         return _frozen(self.fd)
 
     def freeze(self) -> None:
@@ -573,10 +582,12 @@ class Map(_Access):
     # ------------------------------------------------------------------ pinning
 
     def pin(self, path: str) -> None:
+        """Pin the map at *path* on a BPF filesystem: it outlives this process until unpinned."""
         _sys.obj_pin(self.fd, path)
         self.pin_path = path
 
     def unpin(self, path: str | None = None) -> None:
+        """Remove the pin at *path* (default: where this Map pinned it or was opened from)."""
         target = path or self.pin_path
         if not target:
             raise BpfError(f"map {self.label} is not pinned")

@@ -72,6 +72,7 @@ class ProgramSpec:
 
     @property
     def autoload(self) -> bool:
+        """Whether ``load()`` loads this program (True by default); set False to leave it out."""
         return bool(lib.bpf_program__autoload(self._ptr))
 
     @autoload.setter
@@ -81,6 +82,7 @@ class ProgramSpec:
 
     @property
     def type(self) -> ProgramType:
+        """The program type its section gave (settable before load, for a bare section)."""
         return ProgramType(lib.bpf_program__type(self._ptr))
 
     @type.setter
@@ -90,6 +92,7 @@ class ProgramSpec:
 
     @property
     def expected_attach_type(self) -> int:
+        """The attach type the kernel is told at load (an ``AttachType`` number; settable)."""
         return int(lib.bpf_program__expected_attach_type(self._ptr))
 
     @expected_attach_type.setter
@@ -144,6 +147,7 @@ class MapSpec:
 
     @property
     def type(self) -> MapType | int:
+        """The map type (a ``MapType``, or the number for a type this library does not name)."""
         t = int(lib.bpf_map__type(self._ptr))
         try:
             return MapType(t)
@@ -152,14 +156,17 @@ class MapSpec:
 
     @property
     def key_size(self) -> int:
+        """Bytes of one key."""
         return int(lib.bpf_map__key_size(self._ptr))
 
     @property
     def value_size(self) -> int:
+        """Bytes of one value (of one CPU's value for per-CPU maps)."""
         return int(lib.bpf_map__value_size(self._ptr))
 
     @property
     def max_entries(self) -> int:
+        """The map's capacity; settable before load (``m.max_entries = 1 << 20``)."""
         return int(lib.bpf_map__max_entries(self._ptr))
 
     @max_entries.setter
@@ -181,6 +188,7 @@ class MapSpec:
 
     @property
     def flags(self) -> int:
+        """The map's ``BPF_F_*`` creation flags; settable before load."""
         return int(lib.bpf_map__map_flags(self._ptr))
 
     @flags.setter
@@ -195,6 +203,12 @@ class MapSpec:
 
     @property
     def pin_path(self) -> str | None:
+        """Where the map is pinned at load (None: not pinned); settable before load.
+
+        A map already pinned there is reused if its type, sizes and flags match
+        (else the load fails naming the mismatch); otherwise the new map is pinned
+        there. The directory must be on a BPF filesystem (``/sys/fs/bpf``).
+        """
         p = lib.bpf_map__pin_path(self._ptr)
         return p.decode() if p else None
 
@@ -216,6 +230,7 @@ class MapSpec:
 
     @property
     def initial_value(self) -> bytes:
+        """The bytes a .data/.rodata/.bss map starts with at load (its globals' initial values)."""
         size = ctypes.c_size_t()
         ptr = lib.bpf_map__initial_value(self._ptr, ctypes.byref(size))
         return ctypes.string_at(ptr, size.value) if ptr else b""

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ProgramInfo:
+    """The kernel's facts about a loaded program (``Program.info()``)."""
+
     id: int
     name: str
     type: ProgramType | int
@@ -51,6 +53,9 @@ _FRAME_TYPES = (ProgramType.XDP, ProgramType.SCHED_CLS, ProgramType.SCHED_ACT)
 
 @dataclass(frozen=True)
 class TestRunResult:
+    """The outcome of ``Program.test_run``: the program's return value (``retval``: an
+    ``XdpAction``/``TcAction`` for network programs), the average run time, the packet out."""
+
     retval: int
     duration_ns: int  # average per repetition
     data: bytes  # data_out
@@ -156,6 +161,7 @@ class Program:
 
     @property
     def fd(self) -> int:
+        """The program's file descriptor (an error once it or its Object is closed)."""
         if self._owner is not None and self._owner.closed:
             raise BpfError(f"program {self.name}: its object is closed")
         if self._finalizer is not None and not self._finalizer.alive:
@@ -163,6 +169,7 @@ class Program:
         return self._fd
 
     def close(self) -> None:
+        """Close the fd of a standalone program (a program of an Object closes with it)."""
         if self._finalizer is not None:
             self._finalizer()
 
@@ -178,6 +185,7 @@ class Program:
         return link
 
     def info(self) -> ProgramInfo:
+        """The kernel's facts about the program now: id, tag, sizes, map ids, run stats ..."""
         return program_info_of(self.fd)
 
     def test_run(
@@ -225,9 +233,11 @@ class Program:
         return TestRunResult(o.retval, o.duration, dout.raw[: o.data_size_out] if data else b"")
 
     def pin(self, path: str) -> None:
+        """Pin the program at *path* (on a BPF filesystem): it stays loaded until unpinned."""
         _sys.obj_pin(self.fd, path)
 
     def unpin(self, path: str) -> None:
+        """Remove the pin at *path* (an error if nothing is pinned there)."""
         try:
             os.unlink(path)
         except FileNotFoundError:
@@ -240,22 +250,52 @@ class Program:
     # ------------------------------------------------------------------ attach
 
     def attach(self, **kw: Any) -> Link:
-        """Attach as the program's ELF section says (``tp/syscalls/sys_enter_kill``, ...)."""
+        """Attach as the program's ELF section says; *kw* gives what the section leaves open.
+
+        The section picks the ``attach_*`` method and its fixed arguments;
+        keywords are that method's parameters:
+
+        - ``tracepoint/GROUP/NAME``, ``tp/...``: none (bare: ``group=``, ``name=``)
+        - ``raw_tp/NAME``: none (bare: ``name=``)
+        - ``kprobe/FN[+OFF]``, ``kretprobe/...``, ``ksyscall/NAME``: none (bare: ``fn=``)
+        - ``uprobe/BINARY:FN[+OFF]``, ``uretprobe/...``: none; ``pid=`` optional
+          (bare ``uprobe``: ``target=`` and ``fn=`` or ``offset=``)
+        - ``fentry/FN``, ``fexit/FN``, ``tp_btf/NAME``, ``lsm/HOOK``: none
+        - ``freplace/FN``: ``target_prog=``
+        - ``xdp``: ``iface=``; ``mode=``, ``fallback=`` optional
+        - ``tc``, ``tc/ingress``, ``tcx/egress``, ...: ``iface=``; ``direction=``,
+          ``priority=``, ``handle=`` (tc), ``before=``/``after=`` (tcx) optional
+        - ``cgroup_skb/egress``, ``cgroup/connect4``, ``sockops``, ...: ``path=``
+        - ``perf_event``: ``perf_fd=``
+
+        A missing or unknown keyword is a ``BpfError`` naming the method called.
+        """
         from bpfman.attach import by_section
 
         return self._adopt(by_section.attach(self, **kw))
 
     def attach_tracepoint(self, group: str, name: str) -> Link:
+        """Attach to the tracepoint *group*/*name* (``"syscalls", "sys_enter_execve"``).
+
+        For a tracepoint program (``SEC("tracepoint/...")``/``SEC("tp/...")``);
+        the tracepoints are listed under /sys/kernel/tracing/events.
+        """
         from bpfman.attach import tracepoint
 
         return self._adopt(tracepoint.attach_tracepoint(self, group, name))
 
     def attach_raw_tracepoint(self, name: str) -> Link:
+        """Attach a raw_tracepoint program to the raw tracepoint *name* (``"sys_enter"``)."""
         from bpfman.attach import tracepoint
 
         return self._adopt(tracepoint.attach_raw_tracepoint(self, name))
 
     def attach_kprobe(self, fn: str, offset: int = 0, retprobe: bool = False) -> Link:
+        """Attach a kprobe program to the kernel function *fn* (+ *offset*).
+
+        With *retprobe* it runs when *fn* returns (a kretprobe). Needs a kernel
+        with kprobes (``bpfman.features.probe("kprobe")``).
+        """
         from bpfman.attach import kprobe
 
         return self._adopt(kprobe.attach_kprobe(self, fn, offset=offset, retprobe=retprobe))
@@ -268,6 +308,13 @@ class Program:
         pid: int = -1,
         retprobe: bool = False,
     ) -> Link:
+        """Attach to a function of a user-space binary or library (a uprobe).
+
+        *target* is a path or a library name (``"libc"``, ``"c"``,
+        ``"libc.so.6"``); *fn* a function in it (+ *offset* bytes), or without
+        *fn* a file *offset* (one of the two is required). *pid* >= 0 limits the
+        probe to that process; *retprobe* runs it on return (a uretprobe).
+        """
         from bpfman.attach import uprobe
 
         return self._adopt(
@@ -281,11 +328,22 @@ class Program:
         return self._adopt(trampoline.attach_trace(self))
 
     def attach_freplace(self, target_prog: Program | int, func_name: str) -> Link:
+        """Replace the global function *func_name* of *target_prog* (a Program or an fd).
+
+        For an ``SEC("freplace/...")`` program loaded against that target
+        (``ProgramSpec.set_attach_target``); needs a kernel that allows freplace.
+        """
         from bpfman.attach import trampoline
 
         return self._adopt(trampoline.attach_freplace(self, target_prog, func_name))
 
     def attach_xdp(self, iface: str | int, mode: str = "drv", fallback: bool = True) -> Link:
+        """Attach an XDP program to the interface *iface* (a name or an index).
+
+        *mode*: ``"drv"`` (in the driver), ``"skb"`` (generic, on every
+        interface) or ``"hw"``; with *fallback* a ``drv`` attach the driver
+        cannot do is retried in ``skb`` mode (the Link's ``mode`` says which).
+        """
         from bpfman.attach import xdp
 
         return self._adopt(xdp.attach_xdp(self, iface, mode=mode, fallback=fallback))
@@ -297,6 +355,12 @@ class Program:
         priority: int = 0,
         handle: int = 0,
     ) -> Link:
+        """Attach a tc (sched_cls) program as a direct-action filter on *iface*.
+
+        *direction* is ``"ingress"`` or ``"egress"``; the clsact qdisc is made if
+        missing (and removed with the last filter this process made). *priority*
+        and *handle* 0 let the kernel choose.
+        """
         from bpfman.attach import tc
 
         return self._adopt(tc.attach_tc(self, iface, direction, priority=priority, handle=handle))
@@ -308,16 +372,29 @@ class Program:
         before: Program | Link | None = None,
         after: Program | Link | None = None,
     ) -> Link:
+        """Attach a tc (sched_cls) program to *iface* through tcx (Linux >= 6.6).
+
+        *direction* is ``"ingress"`` or ``"egress"``; *before* / *after* (a
+        Program or Link already there) place it in the chain; by default it goes
+        last. Return ``TcAction.NEXT`` from the program to run the next one.
+        """
         from bpfman.attach import tcx
 
         return self._adopt(tcx.attach_tcx(self, iface, direction, before=before, after=after))
 
     def attach_cgroup(self, path: str, attach_type: AttachType | int | str | None = None) -> Link:
+        """Attach a cgroup program to the cgroup v2 directory *path*.
+
+        *attach_type*: an ``AttachType``, its number, or a name (``"egress"``,
+        ``"sock_create"``, ``"connect4"``, ``"cgroup_inet_egress"``, ...); left
+        out, the hook the program's section names (``cgroup_skb/egress``).
+        """
         from bpfman.attach import cgroup
 
         return self._adopt(cgroup.attach_cgroup(self, path, attach_type))
 
     def attach_perf_event(self, perf_fd: int) -> Link:
+        """Attach a perf_event program to the perf event *perf_fd* (the caller keeps the fd)."""
         from bpfman.attach import perf_event
 
         return self._adopt(perf_event.attach_perf_event(self, perf_fd))

@@ -38,8 +38,12 @@ static __always_inline int mine(void)
 SEC("tracepoint/syscalls/sys_enter_kill")
 int on_kill(void *ctx)
 {
-    if (mine())
+    __u32 pid = bpf_get_current_pid_tgid() >> 32;
+
+    if (mine()) {
         bump(0);
+        bpf_ringbuf_output(&events, &pid, sizeof(pid), 0);
+    }
     return 0;
 }
 
