@@ -19,22 +19,18 @@ if TYPE_CHECKING:
     from bpfman.program import Program
 
 
-def _from_section(prog: Program) -> AttachType | int | str:
+def _from_section(prog: Program) -> AttachType:
     """The cgroup hook *prog*'s ELF section names, or an error saying to pass one."""
-    from bpfman.attach.by_section import parse_section
-
-    try:
-        at = parse_section(prog.section).args.get("attach_type") if prog.section else None
-    except BpfError:
-        at = None
-    if at is None:
-        where = f"section {prog.section!r}" if prog.section else "no ELF section"
-        raise BpfError(
-            f"cannot attach {prog.name} to a cgroup: its {where} names no cgroup hook;"
-            f" pass attach_type (one of {', '.join(CGROUP_SECTIONS)})",
-            errno=_errno.EINVAL,
-        )
-    return at  # type: ignore[no-any-return]
+    prefix, _, rest = prog.section.partition("/")
+    key = {"sockops": "sock_ops", "cgroup": rest, "cgroup_skb": rest}.get(prefix.removesuffix(".s"))
+    if key in CGROUP_SECTIONS:
+        return CGROUP_SECTIONS[key]
+    where = f"section {prog.section!r}" if prog.section else "no ELF section"
+    raise BpfError(
+        f"cannot attach {prog.name} to a cgroup: its {where} names no cgroup hook;"
+        f" pass attach_type (one of {', '.join(CGROUP_SECTIONS)})",
+        errno=_errno.EINVAL,
+    )
 
 
 def parse_attach_type(value: AttachType | int | str) -> AttachType:
