@@ -140,13 +140,17 @@ def from_object(path: str) -> Labels:
 
 
 class Requested(Protocol):
-    """A program a load asks for (the manager's ``ProgramRequest``): its name and type word."""
+    """A program a load asks for (the manager's ``ProgramRequest``): its name, type word
+    and upstream's kernel-type word for that type."""
 
     @property
     def name(self) -> str: ...
 
     @property
     def type_word(self) -> str: ...
+
+    @property
+    def kernel_word(self) -> str: ...
 
 
 def check_requests(labels: Labels, requests: Sequence[Requested], image: str) -> None:
