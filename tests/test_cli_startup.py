@@ -7,7 +7,10 @@ process's ``sys.modules`` when it exits, so a heavy import creeping into a
 hot command fails here instead of only showing in bench/bench_cli.py.
 
 They also check that the light kernel read behind the ``list programs`` table
-(``views.kernel_brief_by_id``) shows the same rows as the full one.
+(``views.kernel_brief_by_id``) shows the same rows as the full one, and that the
+read commands' fast path (``bpfman.cli.fast``: no click, no Manager) imports
+almost nothing, takes the options the click commands define, and prints what
+the click path prints.
 """
 
 from __future__ import annotations
@@ -32,10 +35,17 @@ def dump():
         f.write("\\n".join(sorted(sys.modules)))
 
 atexit.register(dump)
-import re
-from bpfman.cli.main import main
+from bpfman.cli.fast import main
 sys.argv[0] = "bpfman"
 sys.exit(main())
+"""
+
+# bin/bpfman runs the click group the same way, forcing the slow path for comparisons
+CLICK = """
+import sys
+from bpfman.cli.main import main
+sys.argv[0] = "bpfman"
+main()
 """
 
 # never needed by the manager's everyday commands
@@ -60,7 +70,7 @@ OBJECT_FILES = ("bpfman.object", "bpfman.elf", "bpfman.btf")
 
 
 def imported(cli, *args: str) -> tuple[set[str], str]:
-    """Run ``bpfman --runtime-dir RT ARGS`` like the console script; (its modules, stdout)."""
+    """Run ``bpfman --runtime-dir RT ARGS`` like bin/bpfman; (its modules, stdout)."""
     with tempfile.NamedTemporaryFile("r", prefix="bpfman-modules-") as f:
         p = subprocess.run(
             [sys.executable, "-c", ENTRY, f.name, "--runtime-dir", cli.runtime, *args],
@@ -71,7 +81,7 @@ def imported(cli, *args: str) -> tuple[set[str], str]:
         )
         assert p.returncode == 0, f"bpfman {' '.join(args)} -> {p.returncode}\n{p.stderr}"
         modules = set(f.read().split())
-    assert "bpfman.cli.main" in modules  # the dump ran
+    assert "bpfman.cli.fast" in modules  # the dump ran
     return modules, p.stdout
 
 
@@ -220,3 +230,221 @@ def test_list_programs_of_a_reused_id_is_skipped(cli, bpf_obj, output: str) -> N
     finally:
         db.close()
         cli("unload", str(prog_id))
+
+
+# ------------------------------------------------------------------ the read commands' fast path
+
+# what the fast path leaves out (each costs a good part of the interpreter's own start-up)
+NOT_FAST = (
+    "click", "typing", "dataclasses", "inspect", "logging", "re", "json", "enum",
+    "bpfman._libbpf", "bpfman.manager.core", "bpfman.manager.store", "bpfman.manager.models",
+    "bpfman.manager.query", "bpfman.manager.views", "bpfman.cli.main", "bpfman.cli.manage",
+)  # fmt: skip
+
+
+def click_path(cli, *args: str, rc: int = 0) -> str:
+    """stdout of ``bpfman --runtime-dir RT ARGS`` through the click group (no fast path)."""
+    p = subprocess.run(
+        [sys.executable, "-c", CLICK, "--runtime-dir", cli.runtime, *args],
+        capture_output=True, text=True, env=cli.env, timeout=60,
+    )  # fmt: skip
+    assert p.returncode == rc, f"{args} -> {p.returncode}\n{p.stderr}"
+    return p.stdout
+
+
+def test_fast_path_imports(cli, bpf_obj) -> None:
+    cli("list", "programs")  # creates the store: the fast path only reads one
+    mods, out = imported(cli, "list", "programs")
+    assert out.split() == ["Program", "ID", "Application", "Type", "Function", "Name", "Links"]
+    assert offending(mods, (*NOT_FAST, "ctypes", "bpfman._sys")) == [], "nothing loaded"
+
+    prog_id = cli(
+        "load", "file", "-p", bpf_obj("basic"), "--programs", "tracepoint:count_kill", "-o", "json"
+    ).json()[0]["kernel_info"]["id"]
+    try:
+        mods, out = imported(cli, "list", "programs")
+        assert f" {prog_id} " in out
+        assert offending(mods, NOT_FAST) == [], "list programs"
+        mods, out = imported(cli, "--config", "/nonexistent.toml", "list", "programs", "--all")
+        assert f" {prog_id} " in out
+        # other programs show their kernel type's name (bpfman.kinds: enum), as get program does
+        with_kinds = tuple(m for m in NOT_FAST if m != "enum")
+        assert offending(mods, with_kinds) == [], "--all"
+        mods, out = imported(cli, "get", "program", str(prog_id))
+        assert "Kernel State" in out
+        assert offending(mods, with_kinds) == [], "get program"
+        mods, out = imported(cli, "list", "programs", "-o", "json")
+        assert json.loads(out)[0]["kernel_info"]["id"] == prog_id
+        assert offending(mods, ("click", "typing", "dataclasses", "logging", "bpfman._libbpf",
+                                "bpfman.manager.core", "bpfman.cli.main")) == []  # fmt: skip
+        # what the fast path leaves to click: filters, help, usage errors
+        mods, out = imported(cli, "list", "programs", "--program-type", "tracepoint")
+        assert f" {prog_id} " in out and "click" in mods
+    finally:
+        cli("unload", str(prog_id))
+
+
+def test_fast_table_matches_click_commands() -> None:
+    """Every option of ``fast.FAST``/``GLOBAL`` is the click command's, with the same
+    parameter name and kind of value; positional arguments too."""
+    import click
+
+    from bpfman.cli import fast
+    from bpfman.cli.main import main
+
+    def check(cmd: click.Command, options: dict, positional: tuple[str, ...]) -> None:
+        by_opt = {o: p for p in cmd.params if isinstance(p, click.Option) for o in p.opts}
+        for name, (param, kind) in options.items():
+            opt = by_opt[name]
+            assert opt.name == param and not opt.multiple, (cmd.name, name)
+            if kind == fast.FLAG:
+                assert opt.is_flag, name
+            elif isinstance(kind, tuple):
+                assert isinstance(opt.type, click.Choice), name
+                assert set(kind) <= set(opt.type.choices), name
+            else:
+                assert opt.type is {fast.INT: click.INT, fast.TEXT: click.STRING}[kind], name
+        args = [p for p in cmd.params if isinstance(p, click.Argument)]
+        assert [a.name for a in args] == list(positional), cmd.name
+        assert all(a.type is click.INT for a in args), cmd.name
+
+    ctx = click.Context(main)
+    check(main, fast.GLOBAL, ())
+    for (group, name), (options, positional) in fast.FAST.items():
+        grp = main.get_command(ctx, group)
+        assert isinstance(grp, click.Group)
+        cmd = grp.get_command(ctx, name)
+        assert cmd is not None, (group, name)
+        check(cmd, options, positional)
+
+
+@pytest.mark.parametrize(
+    "args, fast_path",
+    [
+        (["list", "programs"], True),
+        (["--runtime-dir=X", "list", "programs", "--all", "-o", "json"], True),
+        (["--log", "warn", "get", "program", "7", "--output=json"], True),
+        (["get", "program", "-o", "table", "7"], True),
+        (["list", "programs", "--help"], False),
+        (["--log", "debug", "list", "programs"], False),
+        (["list", "programs", "-o", "xml"], False),
+        (["list", "programs", "-ojson"], False),
+        (["list", "programs", "--all=1"], False),
+        (["list", "programs", "--program-type", "xdp"], False),
+        (["get", "program"], False),
+        (["get", "program", "x7"], False),
+        (["get", "program", "7", "8"], False),
+        (["get", "program", "7", "-o"], False),
+        (["--version"], False),
+        (["list"], False),
+        (["load", "file", "-p", "x.o", "--programs", "xdp:p"], False),
+    ],
+)
+def test_fast_path_takes_only_plain_forms(args: list[str], fast_path: bool) -> None:
+    from bpfman.cli import fast
+
+    call = fast.parse(args)
+    assert (call is not None) == fast_path
+    if call is not None and args[0].startswith("--runtime-dir"):
+        assert call.root == "X"
+
+
+def test_fast_path_prints_what_click_prints(cli, bpf_obj) -> None:
+    """Same state, same command line: the fast path's output is the click path's, for
+    programs with and without metadata, globals, links and a map owner, and a foreign one."""
+    first = cli(
+        "load", "file", "-p", bpf_obj("basic"), "--programs", "tracepoint:count_kill",
+        "-g", "target_pid=01000000", "-m", "owner=tests", "-a", "fastapp", "-o", "json",
+    ).json()[0]["kernel_info"]["id"]  # fmt: skip
+    second = cli(
+        "load", "file", "-p", bpf_obj("basic"), "--programs", "tracepoint:count_getppid",
+        "--map-owner-id", str(first), "-o", "json",
+    ).json()[0]["kernel_info"]["id"]  # fmt: skip
+    link = cli("attach", str(first), "tracepoint", "-t", "syscalls/sys_enter_kill", "-o", "json")
+    try:
+        with bpfman.load(bpf_obj("basic")) as obj:
+            foreign = obj.programs["count_getppid"].id
+
+            def same(*args: str) -> None:
+                fast_out = cli(*args).out
+                slow_out = click_path(cli, *args)
+                if "json" in args:
+                    fast_v, slow_v = json.loads(fast_out), json.loads(slow_out)
+                    for v in fast_v if isinstance(fast_v, list) else [fast_v]:
+                        assert v["kernel_info"].pop("loaded_at")  # read twice: may tick
+                    for v in slow_v if isinstance(slow_v, list) else [slow_v]:
+                        v["kernel_info"].pop("loaded_at")
+                    assert fast_v == slow_v, args
+                else:
+                    drop = ("Loaded At:",)
+                    keep = [ln for ln in fast_out.splitlines() if not ln.strip().startswith(drop)]
+                    assert keep == [
+                        ln for ln in slow_out.splitlines() if not ln.strip().startswith(drop)
+                    ], args
+
+            for args in (
+                ("list", "programs"),
+                ("list", "programs", "-o", "json"),
+                ("get", "program", str(first)),
+                ("get", "program", str(second), "-o", "json"),
+                ("get", "program", str(first), "-o", "json"),
+                ("get", "program", str(foreign)),
+                ("get", "program", str(foreign), "-o", "json"),
+            ):
+                same(*args)
+            everything = cli("list", "programs", "--all").out.splitlines()[1:]
+            assert {str(first), str(second), str(foreign)} <= {ln.split()[0] for ln in everything}
+            fast_json = cli("get", "program", str(first), "-o", "json").json()
+            assert fast_json["info"]["links"] == [link.json()["link_id"]]
+            assert fast_json["info"]["map_used_by"] == [str(first), str(second)]
+            assert fast_json["info"]["global_data"] == {"target_pid": "AQAAAA=="}
+    finally:
+        cli("unload", str(second))
+        cli("unload", str(first))
+
+
+def test_fast_path_leaves_errors_to_click(cli, bpf_obj, tmp_path) -> None:
+    """Not found, a store not there yet or of another schema version: the click path
+    answers (creating or migrating the store), with its message and exit code."""
+    r = cli("get", "program", str(2**31 - 1), rc=1)
+    assert r.err.startswith("Error: no program with id") and r.out == ""
+    assert os.path.exists(os.path.join(cli.runtime, "db", "bpfman.db"))  # click made it
+
+    r = cli("list", "programs", "-o", "xml", rc=2)
+    assert "Invalid value for '-o' / '--output'" in r.err
+
+    import sqlite3
+
+    from bpfman.manager import readonly, store
+
+    assert len(store.MIGRATIONS) == readonly.SCHEMA_VERSION
+    db = sqlite3.connect(os.path.join(cli.runtime, "db", "bpfman.db"))
+    try:
+        db.execute("PRAGMA user_version = 99")  # a newer schema: not the fast path's to read
+        db.commit()
+        assert readonly.connect(cli.runtime) is None
+        assert cli("list", "programs").out.split()[:2] == ["Program", "ID"]
+        db.execute(f"PRAGMA user_version = {len(store.MIGRATIONS)}")
+        db.commit()
+        assert readonly.connect(cli.runtime) is not None
+    finally:
+        db.close()
+
+    fresh = os.path.join(str(tmp_path), "rt")
+    assert readonly.connect(fresh) is None
+
+
+def test_fast_path_type_words_are_the_models() -> None:
+    from bpfman.manager import models, readonly
+
+    for word, (kind, retprobe) in models.LOAD_TYPES.items():
+        assert readonly.type_word(int(kind), retprobe) == word
+        assert models.type_name(kind, retprobe) == word
+
+
+def test_shell_completion_is_clicks(cli) -> None:
+    """With click's completion variable set, even a fast command line goes to click."""
+    env = dict(cli.env, _BPFMAN_COMPLETE="bash_complete", COMP_WORDS="bpfman list pro",
+               COMP_CWORD="2")  # fmt: skip
+    r = cli("list", "pro", env=env)
+    assert "programs" in r.out

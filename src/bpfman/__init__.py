@@ -9,8 +9,6 @@ with spec.load() as obj:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from bpfman.errors import BpfError, InputError, KernelFeatureError, UnknownName
 
 __version__ = "0.1.0"
@@ -43,7 +41,10 @@ _LAZY = {
 
 __all__ = ["BpfError", "InputError", "KernelFeatureError", "UnknownName", *_LAZY]
 
+TYPE_CHECKING = False  # importing typing costs the CLI's start-up; mypy reads the name as True
 if TYPE_CHECKING:
+    from typing import Any
+
     from bpfman import features as features
     from bpfman.fallback import AttachResult as AttachResult
     from bpfman.fallback import Candidate as Candidate

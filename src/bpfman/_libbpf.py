@@ -1,7 +1,8 @@
 """Every ctypes declaration of the system libbpf (``libbpf.so.1``, >= 1.1) and libc.
 
-Nothing else in the package calls ``ctypes.CDLL``. Functions that only newer
-libbpf releases have are declared when present (``has(name)`` tells).
+Nothing else in the package calls ``ctypes.CDLL`` but ``_sys``, which opens libc
+for its raw syscalls itself (so the manager's read paths need not load libbpf.so).
+Functions that only newer libbpf releases have are declared when present (``has(name)`` tells).
 
 libbpf's own messages (including the verifier log) are captured through its
 print callback: ``capture()`` collects them for the duration of one operation
@@ -477,10 +478,6 @@ libc.setns.restype = c_int
 libc.setns.argtypes = [c_int, c_int]
 libc.if_nametoindex.restype = c_uint
 libc.if_nametoindex.argtypes = [c_char_p]
-libc.mount.restype = c_int
-libc.mount.argtypes = [c_char_p, c_char_p, c_char_p, ctypes.c_ulong, c_char_p]
-libc.umount2.restype = c_int
-libc.umount2.argtypes = [c_char_p, c_int]
 
 __all__ = [
     "POINTER",

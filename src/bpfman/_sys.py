@@ -1,9 +1,12 @@
 """Raw ``bpf()`` and ``perf_event_open()`` syscalls and the kernel's info structs.
 
 Used where libbpf 1.1 has no API (tcx links and ordering, netfilter links,
-``BPF_PROG_QUERY`` with link ids and revision) and for the ``*_info`` structs
-passed to ``bpf_obj_get_info_by_fd``. Everything here is kernel ABI, nothing
-else in the package builds attr blocks by hand.
+``BPF_PROG_QUERY`` with link ids and revision), for the ``*_info`` structs, and
+for the few commands the manager's read paths need (ids, fds by id, info by fd,
+pins): those go through libc's ``syscall()`` here, so reading the kernel's
+programs does not load libbpf.so (``bpfman list programs`` starts in a few ms;
+bench/README.md). Everything here is kernel ABI, nothing else in the package
+builds attr blocks by hand.
 """
 
 from __future__ import annotations
@@ -11,15 +14,26 @@ from __future__ import annotations
 import ctypes
 import os
 import struct
-from ctypes import Structure, c_char, c_uint8, c_uint32, c_uint64
+from ctypes import Structure, c_char, c_char_p, c_uint8, c_uint32, c_uint64
 
-from bpfman import _libbpf
 from bpfman.errors import BpfError
+
+# libc's syscall(), mount(), umount2(): this module's own handle (bpfman._libbpf has one for
+# libbpf's needs), so the raw syscalls work without loading libbpf.so
+libc = ctypes.CDLL("libc.so.6", use_errno=True)
+libc.syscall.restype = ctypes.c_long
+libc.mount.restype = ctypes.c_int
+libc.mount.argtypes = [c_char_p, c_char_p, c_char_p, ctypes.c_ulong, c_char_p]
+libc.umount2.restype = ctypes.c_int
+libc.umount2.argtypes = [c_char_p, ctypes.c_int]
 
 SYS_BPF = 321
 SYS_PERF_EVENT_OPEN = 298
 
 # bpf() commands
+BPF_OBJ_PIN = 6
+BPF_OBJ_GET = 7
+BPF_OBJ_GET_INFO_BY_FD = 15
 BPF_PROG_QUERY = 16
 BPF_LINK_CREATE = 28
 BPF_LINK_UPDATE = 29
@@ -45,7 +59,7 @@ _ATTR_SIZE = 144
 def bpf(cmd: int, attr: bytes | bytearray, what: str) -> int:
     """Call ``bpf(cmd, attr, size)``; raise ``BpfError`` naming *what* on failure."""
     buf = ctypes.create_string_buffer(bytes(attr).ljust(_ATTR_SIZE, b"\0"), _ATTR_SIZE)
-    ret = _libbpf.libc.syscall(SYS_BPF, ctypes.c_int(cmd), buf, ctypes.c_uint(_ATTR_SIZE))
+    ret = libc.syscall(SYS_BPF, ctypes.c_int(cmd), buf, ctypes.c_uint(_ATTR_SIZE))
     if ret < 0:
         err = ctypes.get_errno()
         raise BpfError(f"{what}: {os.strerror(err)}", errno=err)
@@ -54,7 +68,7 @@ def bpf(cmd: int, attr: bytes | bytearray, what: str) -> int:
 
 def bpf_with_attr(cmd: int, attr: ctypes.Array[c_char], what: str) -> int:
     """Like ``bpf`` but the caller keeps *attr* to read what the kernel wrote back."""
-    ret = _libbpf.libc.syscall(SYS_BPF, ctypes.c_int(cmd), attr, ctypes.c_uint(len(attr)))
+    ret = libc.syscall(SYS_BPF, ctypes.c_int(cmd), attr, ctypes.c_uint(len(attr)))
     if ret < 0:
         err = ctypes.get_errno()
         raise BpfError(f"{what}: {os.strerror(err)}", errno=err)
@@ -158,7 +172,7 @@ PERF_ATTR_FLAG_FREQ = 1 << 10
 
 def perf_event_open(attr: perf_event_attr, pid: int = -1, cpu: int = 0, group_fd: int = -1) -> int:
     attr.size = ctypes.sizeof(perf_event_attr)
-    ret = _libbpf.libc.syscall(
+    ret = libc.syscall(
         SYS_PERF_EVENT_OPEN,
         ctypes.byref(attr),
         ctypes.c_int(pid),
@@ -253,11 +267,9 @@ class bpf_link_info(Structure):
 
 
 def obj_info(fd: int, info: Structure, what: str) -> None:
-    """Fill *info* (a ``bpf_*_info`` struct) for *fd*."""
-    size = c_uint32(ctypes.sizeof(info))
-    if _libbpf.lib.bpf_obj_get_info_by_fd(fd, ctypes.byref(info), ctypes.byref(size)) != 0:
-        err = ctypes.get_errno()
-        raise BpfError(f"{what}: {os.strerror(err)}", errno=err)
+    """Fill *info* (a ``bpf_*_info`` struct) for *fd* (BPF_OBJ_GET_INFO_BY_FD)."""
+    attr = struct.pack("=IIQ", fd, ctypes.sizeof(info), ctypes.addressof(info))
+    bpf(BPF_OBJ_GET_INFO_BY_FD, attr, what)
 
 
 def prog_info(fd: int, with_map_ids: bool = True) -> tuple[bpf_prog_info, list[int]]:
@@ -288,40 +300,39 @@ def link_info(fd: int) -> bpf_link_info:
     return info
 
 
+# (GET_NEXT_ID, GET_FD_BY_ID) commands per kind of kernel object
+_BY_ID = {"prog": (11, 13), "map": (12, 14), "btf": (23, 19), "link": (31, 30)}
+
+
 def fd_from_id(kind: str, obj_id: int) -> int:
     """An fd for the kernel object *kind* ("prog", "map", "link", "btf") with id *obj_id*."""
-    fn = getattr(_libbpf.lib, f"bpf_{kind}_get_fd_by_id")
-    fd = int(fn(obj_id))
-    if fd < 0:
-        err = ctypes.get_errno()
-        raise BpfError(f"no {kind} with id {obj_id}: {os.strerror(err)}", errno=err)
-    return fd
+    return bpf(_BY_ID[kind][1], struct.pack("=I", obj_id), f"no {kind} with id {obj_id}")
 
 
 def ids(kind: str) -> list[int]:
     """All ids of kernel objects of *kind* ("prog", "map", "link")."""
-    fn = getattr(_libbpf.lib, f"bpf_{kind}_get_next_id")
+    cmd = ctypes.c_int(_BY_ID[kind][0])
+    attr = ctypes.create_string_buffer(12)
+    size = ctypes.c_uint(12)
     out: list[int] = []
-    cur = c_uint32(0)
-    nxt = c_uint32(0)
-    while fn(cur.value, ctypes.byref(nxt)) == 0:
-        out.append(nxt.value)
-        cur.value = nxt.value
+    while libc.syscall(SYS_BPF, cmd, attr, size) == 0:
+        (nxt,) = struct.unpack_from("=I", attr, 4)
+        out.append(nxt)
+        struct.pack_into("=I", attr, 0, nxt)
     return out
 
 
 def obj_get(path: str) -> int:
-    fd = int(_libbpf.lib.bpf_obj_get(os.fsencode(path)))
-    if fd < 0:
-        err = ctypes.get_errno()
-        raise BpfError(f"cannot open pin {path}: {os.strerror(err)}", errno=err)
-    return fd
+    """An fd for the object pinned at *path* (BPF_OBJ_GET)."""
+    name = ctypes.create_string_buffer(os.fsencode(path))
+    attr = struct.pack("=QII", ctypes.addressof(name), 0, 0)
+    return bpf(BPF_OBJ_GET, attr, f"cannot open pin {path}")
 
 
 def obj_pin(fd: int, path: str) -> None:
-    if _libbpf.lib.bpf_obj_pin(fd, os.fsencode(path)) != 0:
-        err = ctypes.get_errno()
-        raise BpfError(f"cannot pin at {path}: {os.strerror(err)}", errno=err)
+    """Pin the object behind *fd* at *path* (BPF_OBJ_PIN)."""
+    name = ctypes.create_string_buffer(os.fsencode(path))
+    bpf(BPF_OBJ_PIN, struct.pack("=QII", ctypes.addressof(name), fd, 0), f"cannot pin at {path}")
 
 
 # --------------------------------------------------------------------------- raw loads (probes)
@@ -381,7 +392,7 @@ def prog_load(
         attach_prog_fd,
     )
     cmd = ctypes.c_int(BPF_PROG_LOAD)
-    ret = _libbpf.libc.syscall(SYS_BPF, cmd, attr, ctypes.c_uint(_ATTR_SIZE))
+    ret = libc.syscall(SYS_BPF, cmd, attr, ctypes.c_uint(_ATTR_SIZE))
     if ret < 0:
         err = ctypes.get_errno()
         text = log.value.decode(errors="replace")
@@ -404,7 +415,7 @@ BPF_MAP_DELETE_ELEM = 3
 BPF_MAP_GET_NEXT_KEY = 4
 BPF_MAP_LOOKUP_AND_DELETE_ELEM = 21
 _ELEM_ATTR_SIZE = 32  # map_fd, key, value (or next_key), flags
-_syscall = _libbpf.libc.syscall
+_syscall = libc.syscall
 
 
 def elem_attr(
@@ -443,7 +454,7 @@ MNT_DETACH = 2
 
 def mount(source: str, target: str, fstype: str | None, flags: int = 0, data: str = "") -> None:
     """mount(2); raise ``BpfError`` naming the target on failure."""
-    ret = _libbpf.libc.mount(
+    ret = libc.mount(
         os.fsencode(source),
         os.fsencode(target),
         fstype.encode() if fstype else None,
@@ -457,6 +468,6 @@ def mount(source: str, target: str, fstype: str | None, flags: int = 0, data: st
 
 def umount(target: str, flags: int = 0) -> None:
     """umount2(2); raise ``BpfError`` naming the target on failure."""
-    if _libbpf.libc.umount2(os.fsencode(target), flags) != 0:
+    if libc.umount2(os.fsencode(target), flags) != 0:
         err = ctypes.get_errno()
         raise BpfError(f"cannot unmount {target}: {os.strerror(err)}", errno=err)

@@ -518,26 +518,9 @@ def _print_programs(
 
 
 def _programs_table(results: list[dict[str, Any]]) -> None:
-    from bpfman.cli.output import links_cell, table
-    from bpfman.kinds import ProgramType, name_of
+    from bpfman.cli.output import programs_table
 
-    rows = []
-    for r in results:
-        info = r.get("info")
-        k = r["kernel_info"]
-        if info is None:
-            rows.append([k["id"], "", name_of(ProgramType, k["program_type"]), k["name"], ""])
-        else:
-            rows.append(
-                [
-                    k["id"],
-                    info["metadata"].get("bpfman_application", ""),
-                    r.get("_type_word", ""),
-                    info["name"],
-                    links_cell(info["links"]),
-                ]
-            )
-    click.echo(table(["Program ID", "Application", "Type", "Function Name", "Links"], rows))
+    click.echo(programs_table(results))
 
 
 def _print_link(mgr: Any, link: dict[str, Any], kind: BpfmanType, output: str) -> None:

@@ -1,18 +1,30 @@
-"""Text tables and JSON for the CLI (plain formatting: the CLI must start fast)."""
+"""Text tables and JSON for the CLI (plain formatting: the CLI must start fast).
+
+Imported by the read commands' fast path (``bpfman.cli.fast``): module level
+imports nothing but ``sys`` and ``binascii``.
+"""
 
 from __future__ import annotations
 
-import base64
-import json
+import binascii
 import sys
-from collections.abc import Sequence
-from typing import Any
 
-from bpfman.manager.models import BpfmanType
+TYPE_CHECKING = False  # typing's import costs start-up; mypy reads the name as True
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
+    from bpfman.manager.models import BpfmanType
 
 
 def emit_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, sort_keys=False) + "\n")
+    sys.stdout.write(json_text(value) + "\n")
+
+
+def json_text(value: Any) -> str:
+    import json
+
+    return json.dumps(value, indent=2, sort_keys=False)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -43,6 +55,29 @@ def kv(mapping: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(mapping.items()))
 
 
+def programs_table(results: Sequence[dict[str, Any]]) -> str:
+    """``list programs``' table of ``query.list_programs`` results."""
+    rows = []
+    for r in results:
+        info = r.get("info")
+        k = r["kernel_info"]
+        if info is None:
+            from bpfman.kinds import ProgramType, name_of
+
+            rows.append([k["id"], "", name_of(ProgramType, k["program_type"]), k["name"], ""])
+        else:
+            rows.append(
+                [
+                    k["id"],
+                    info["metadata"].get("bpfman_application", ""),
+                    r.get("_type_word", ""),
+                    info["name"],
+                    links_cell(info["links"]),
+                ]
+            )
+    return table(["Program ID", "Application", "Type", "Function Name", "Links"], rows)
+
+
 def program_type_word(info: dict[str, Any] | None, kernel: dict[str, Any]) -> str:
     from bpfman.kinds import ProgramType, name_of
 
@@ -65,7 +100,7 @@ def get_program_text(info: dict[str, Any] | None, kernel: dict[str, Any], type_w
         else:
             location = [("Path:", bc["file"])]
         globals_text = ", ".join(
-            f"{k}=0x{base64.b64decode(v).hex()}" for k, v in info["global_data"].items()
+            f"{k}=0x{binascii.a2b_base64(v).hex()}" for k, v in info["global_data"].items()
         )
         parts.append(
             block(
@@ -126,6 +161,7 @@ LINK_LABELS = {
 
 def get_link_text(link: dict[str, Any], kind: BpfmanType) -> str:
     from bpfman.manager import parse
+    from bpfman.manager.models import BpfmanType
 
     (body,) = link["attach"].values()
     pairs: list[tuple[str, Any]] = [

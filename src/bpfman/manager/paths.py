@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 DEFAULT_RUNTIME_DIR = "/run/bpfman"
 DEFAULT_CONFIG = "/etc/bpfman/bpfman.toml"
@@ -15,9 +14,13 @@ def runtime_root(runtime_dir: str | None = None) -> str:
     return runtime_dir or os.environ.get("BPFMAN_RUNTIME_DIR") or DEFAULT_RUNTIME_DIR
 
 
-@dataclass(frozen=True)
 class Paths:
-    root: str
+    """Where things live under one runtime root (a plain class: imported by every command)."""
+
+    __slots__ = ("root",)
+
+    def __init__(self, root: str) -> None:
+        self.root = root
 
     @property
     def fs(self) -> str:

@@ -8,14 +8,10 @@ from bpfman import _sys
 from bpfman.manager import views
 from bpfman.manager.errors import InputError, NotFoundError
 from bpfman.manager.models import LOAD_TYPES, ProgramRecord
+from bpfman.manager.readonly import public as public
 
 if TYPE_CHECKING:
     from bpfman.manager.core import Manager
-
-
-def public(result: dict[str, Any]) -> dict[str, Any]:
-    """Drop the private ``_`` keys (CLI-only hints) from a result."""
-    return {k: v for k, v in result.items() if not k.startswith("_")}
 
 
 def program_result(mgr: Manager, prog_id: int) -> dict[str, Any]:

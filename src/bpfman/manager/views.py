@@ -1,21 +1,24 @@
 """What the manager reports, shaped as the gRPC API's messages (field names included).
 
 Stored records give bpfman's state; kernel facts are read live. The CLI's
-``-o json`` and the daemon both use these dicts.
+``-o json`` and the daemon both use these dicts; the kernel reads and the
+ProgramInfo shape are ``readonly``'s (the CLI's read commands build the same
+dicts from rows there).
 """
 
 from __future__ import annotations
 
-import base64
-import datetime
 import os
 from typing import TYPE_CHECKING, Any
 
+from bpfman.manager import readonly
 from bpfman.manager.models import BpfmanType, LinkRecord, ProgramRecord
+from bpfman.manager.readonly import kernel_brief_by_id as kernel_brief_by_id
+from bpfman.manager.readonly import kernel_info_by_id as kernel_info_by_id
 
 if TYPE_CHECKING:
     from bpfman.manager.core import Manager
-    from bpfman.program import Program, ProgramInfo
+    from bpfman.program import Program
 
 ATTACH_INFO_FIELD = {
     BpfmanType.XDP: "xdp_attach_info",
@@ -41,95 +44,9 @@ ATTACH_FIELDS = {
 }
 
 
-def format_time(epoch: float) -> str:
-    return (
-        datetime.datetime.fromtimestamp(epoch, tz=datetime.UTC)
-        .astimezone()
-        .strftime("%Y-%m-%dT%H:%M:%S%z")
-    )
-
-
-def _memlock(fd: int) -> int:
-    """The ``memlock:`` of the fd's /proc fdinfo (0 if unreadable), in one read."""
-    try:
-        proc = os.open(f"/proc/self/fdinfo/{fd}", os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return 0
-    try:
-        data = os.read(proc, 4096)
-    except OSError:
-        return 0
-    finally:
-        os.close(proc)
-    for line in data.split(b"\n"):
-        if line.startswith(b"memlock:"):
-            return int(line.split()[1])
-    return 0
-
-
-def kernel_info_by_id(prog_id: int) -> dict[str, Any] | None:
-    """KernelProgramInfo of the program with kernel id *prog_id*, or None if it is gone."""
-    from bpfman import _sys
-    from bpfman.errors import BpfError
-    from bpfman.program import program_info_of
-
-    try:
-        fd = _sys.fd_from_id("prog", prog_id)
-    except BpfError:
-        return None
-    try:
-        return _kernel_dict(program_info_of(fd), fd)
-    finally:
-        os.close(fd)
-
-
 def kernel_info(prog: Program) -> dict[str, Any]:
     """KernelProgramInfo of a program in the kernel."""
-    return _kernel_dict(prog.info(), prog.fd)
-
-
-def kernel_brief_by_id(prog_id: int) -> dict[str, Any] | None:
-    """The part of KernelProgramInfo ``list programs``' table shows (id, name,
-    program_type), plus the tag that tells our program from a reused id; None if gone.
-
-    A lighter read than ``kernel_info_by_id``: no map ids, no load-time
-    formatting, no /proc read, no ``bpfman.program`` import.
-    """
-    from bpfman import _sys
-    from bpfman.errors import BpfError
-
-    try:
-        fd = _sys.fd_from_id("prog", prog_id)
-    except BpfError:
-        return None
-    try:
-        info, _ = _sys.prog_info(fd, with_map_ids=False)
-    finally:
-        os.close(fd)
-    return {
-        "id": info.id,
-        "name": info.name.decode(errors="replace"),
-        "program_type": int(info.type),
-        "tag": bytes(info.tag).hex(),
-    }
-
-
-def _kernel_dict(info: ProgramInfo, fd: int) -> dict[str, Any]:
-    return {
-        "id": info.id,
-        "name": info.name,
-        "program_type": int(info.type),
-        "loaded_at": format_time(info.loaded_at),
-        "tag": info.tag,
-        "gpl_compatible": info.gpl_compatible,
-        "map_ids": list(info.map_ids),
-        "btf_id": info.btf_id,
-        "bytes_xlated": info.xlated_size,
-        "jited": info.jited,
-        "bytes_jited": info.jited_size,
-        "bytes_memlock": _memlock(fd),
-        "verified_insns": info.verified_insns,
-    }
+    return readonly.kernel_info_of_fd(prog.fd)
 
 
 def program_info(
@@ -143,34 +60,14 @@ def program_info(
     *link_ids* and *map_users* may be given when the caller already has them
     (listing many programs); otherwise they are read from the store.
     """
-    if rec.image_url:
-        bytecode: dict[str, Any] = {
-            "image": {
-                "url": rec.image_url,
-                "image_pull_policy": {"Always": 0, "IfNotPresent": 1, "Never": 2}.get(
-                    rec.pull_policy or "IfNotPresent", 1
-                ),
-            }
-        }
-    else:
-        bytecode = {"file": rec.path}
     owner = rec.map_owner_id or rec.id
     users = mgr.store.map_users(owner) if map_users is None else map_users
-    used_by = [owner, *users]
     if link_ids is None:
         link_ids = [link.id for link in mgr.store.links(rec.id)]
-    out: dict[str, Any] = {
-        "name": rec.name,
-        "bytecode": bytecode,
-        "links": link_ids,
-        "global_data": {k: base64.b64encode(v).decode() for k, v in rec.globals.items()},
-        "map_pin_path": rec.map_pin_path,
-        "map_used_by": [str(i) for i in used_by],
-        "metadata": dict(rec.metadata),
-    }
-    if rec.map_owner_id is not None:
-        out["map_owner_id"] = rec.map_owner_id
-    return out
+    return readonly.program_message(
+        rec.id, rec.name, rec.path, rec.image_url, rec.pull_policy, rec.map_owner_id,
+        rec.map_pin_path, rec.globals, rec.metadata, link_ids, users,
+    )  # fmt: skip
 
 
 def attach_info(link: LinkRecord) -> dict[str, Any]:

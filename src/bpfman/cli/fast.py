@@ -1,0 +1,202 @@
+"""The ``bpfman`` command's entry: a fast path for the read commands, else the click group.
+
+A person at a shell runs ``bpfman list programs`` again and again, an agent
+polls ``get program``: each is a fresh interpreter, and click's import alone
+costs about the interpreter's own start-up. So ``main`` first matches the
+command line against ``FAST``, the read commands' plain forms (their options
+as ``bpfman.cli.manage`` defines them, ``--opt VALUE`` or ``--opt=VALUE``), and
+answers those from ``bpfman.manager.readonly``: SQLite rows and kernel reads,
+no click, no Manager. Anything else — another command, ``--help``, shell
+completion, a filter option, a malformed value, a store not created or not
+migrated yet, a program that is not found — goes to the click group
+(``bpfman.cli.main``), which stays the one place for usage errors, help and
+every other message. Reads need no config, so ``--config`` is not read here.
+
+Not argparse: its import (with ``re`` and ``gettext``) alone would take the
+start-up past twice the interpreter's; the forms accepted here are few and
+everything else is click's. tests/test_cli_startup.py checks ``FAST`` against
+the click commands (same options, same kinds of value) and the output of
+both paths against each other.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+TYPE_CHECKING = False  # typing's import costs start-up; mypy reads the name as True
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import Any
+
+COMPLETE_VAR = "_BPFMAN_COMPLETE"  # set by the shell when it asks click for completions
+
+# Option kinds: FLAG takes no value; CHOICE(...) one of the words; INT a number; TEXT any word.
+FLAG = "flag"
+INT = "int"
+TEXT = "text"
+OUTPUT = ("table", "json")
+
+# the main group's options the fast path takes (--log other than the default: click's)
+GLOBAL: dict[str, tuple[str, object]] = {
+    "--runtime-dir": ("runtime_dir", TEXT),
+    "--config": ("config", TEXT),
+    "--log": ("log_level", ("warn",)),
+}
+
+# (group, command) -> (option -> (parameter, kind), positional parameters)
+FAST: dict[tuple[str, str], tuple[dict[str, tuple[str, object]], tuple[str, ...]]] = {
+    ("list", "programs"): (
+        {"--all": ("show_all", FLAG), "-o": ("output", OUTPUT), "--output": ("output", OUTPUT)},
+        (),
+    ),
+    ("get", "program"): (
+        {"-o": ("output", OUTPUT), "--output": ("output", OUTPUT)},
+        ("program_id",),
+    ),
+}
+
+
+class Call:
+    """One matched command line: the command, its parameters, the runtime root."""
+
+    def __init__(self, command: tuple[str, str], params: dict[str, Any], root: str) -> None:
+        self.command = command
+        self.params = params
+        self.root = root
+
+
+def _value(kind: object, word: str) -> object:
+    """*word* as a value of *kind*, or None when click would have to judge it."""
+    if kind == INT:
+        return int(word) if word.isdigit() else None
+    if isinstance(kind, tuple):
+        return word if word in kind else None
+    return word
+
+
+def _options(
+    args: Sequence[str], options: dict[str, tuple[str, object]], params: dict[str, Any]
+) -> list[str] | None:
+    """Consume *options* from *args* into *params*; the other words, or None to defer."""
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        word = args[i]
+        i += 1
+        if not word.startswith("-") or word == "-":
+            rest.append(word)
+            continue
+        name, eq, attached = word.partition("=")
+        if name not in options:
+            return None
+        param, kind = options[name]
+        if kind == FLAG:
+            if eq:
+                return None
+            params[param] = True
+            continue
+        if not eq:
+            if i >= len(args):
+                return None
+            attached = args[i]
+            i += 1
+        value = _value(kind, attached)
+        if value is None:
+            return None
+        params[param] = value
+    return rest
+
+
+def parse(args: Sequence[str]) -> Call | None:
+    """The fast-path call of command line *args*, or None for the click group."""
+    params: dict[str, Any] = {}
+    i = 0
+    while i < len(args) and args[i].startswith("-"):  # the main group's options
+        name, eq, _ = args[i].partition("=")
+        if name not in GLOBAL:
+            return None
+        i += 1 if eq else 2
+    head = _options(args[:i], GLOBAL, params)
+    if head is None or head or len(args) < i + 2:
+        return None
+    command = (args[i], args[i + 1])
+    if command not in FAST:
+        return None
+    root = params.pop("runtime_dir", None)
+    params.clear()  # --config, --log warn: nothing for a read
+    options, positional = FAST[command]
+    words = _options(args[i + 2 :], options, params)
+    if words is None or len(words) != len(positional):
+        return None
+    for name, word in zip(positional, words, strict=True):
+        value = _value(INT, word)
+        if value is None:
+            return None
+        params[name] = value
+    from bpfman.manager.paths import runtime_root
+
+    return Call(command, params, runtime_root(root))
+
+
+def _list_programs(db: Any, show_all: bool = False, output: str = "table") -> str | None:
+    from bpfman.cli import output as out
+    from bpfman.manager import readonly
+
+    results = readonly.list_programs(db, show_all, brief=output != "json")
+    if output == "json":
+        return out.json_text([readonly.public(r) for r in results])
+    return out.programs_table(results)
+
+
+def _get_program(db: Any, program_id: int, output: str = "table") -> str | None:
+    from bpfman.cli import output as out
+    from bpfman.manager import readonly
+
+    result = readonly.program_result(db, program_id)
+    if result is None:
+        return None  # not found: click's path says so
+    if output == "json":
+        return out.json_text(readonly.public(result))
+    word = result.get("_type_word", "")
+    return out.get_program_text(result.get("info"), result["kernel_info"], word)
+
+
+RUN: dict[tuple[str, str], Callable[..., str | None]] = {
+    ("list", "programs"): _list_programs,
+    ("get", "program"): _get_program,
+}
+
+
+def run(call: Call) -> str | None:
+    """The output of *call*, or None when the click group must answer instead."""
+    import sqlite3
+
+    from bpfman.errors import BpfError
+    from bpfman.manager import readonly
+
+    try:
+        db = readonly.connect(call.root)
+        if db is None:
+            return None
+        try:
+            return RUN[call.command](db, **call.params)
+        finally:
+            db.close()
+    except (sqlite3.Error, OSError, BpfError):
+        return None  # the click path reports it, with its exit code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``bpfman ARGS``: the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if COMPLETE_VAR not in os.environ:
+        call = parse(args)
+        text = run(call) if call is not None else None
+        if text is not None:
+            sys.stdout.write(text + "\n")
+            return 0
+    from bpfman.cli.main import main as group
+
+    group.main(args=args, prog_name="bpfman")  # exits (standalone mode)
+    return 0

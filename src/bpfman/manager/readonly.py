@@ -1,0 +1,278 @@
+"""The read commands' view of bpfman's state: stored rows and kernel facts as the API's dicts.
+
+``list programs``, ``get program`` and ``get link`` read here straight from
+SQLite rows, without the Manager (no writer lock, no config, no bpffs layout
+check) and without the modules a write needs: importing this pulls only
+``sqlite3``; ``ctypes`` (``_sys``) comes with the first kernel read. That is
+what lets the CLI's fast path (``bpfman.cli.fast``) start within 2x of the bare
+interpreter (bench/README.md). The dicts are the same ``views``/``query``
+build from records for the daemon: ``program_message`` and the kernel reads
+are shared, the rest is checked equal by tests/test_cli_startup.py.
+"""
+
+from __future__ import annotations
+
+import binascii
+import os
+import sqlite3
+import time
+
+from bpfman.manager.paths import Paths
+
+TYPE_CHECKING = False  # typing's import costs start-up; mypy reads the name as True
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import Any
+
+SCHEMA_VERSION = 2  # len(store.MIGRATIONS): another version is the Store's to open
+PULL_POLICY_NUMBER = {"Always": 0, "IfNotPresent": 1, "Never": 2}
+# (stored kind, retprobe) -> the --programs word (models.type_name)
+TYPE_WORDS: dict[tuple[int, bool], str] = {
+    (0, False): "xdp",
+    (1, False): "tc",
+    (7, False): "tcx",
+    (2, False): "tracepoint",
+    (3, False): "kprobe",
+    (3, True): "kretprobe",
+    (4, False): "uprobe",
+    (4, True): "uretprobe",
+    (5, False): "fentry",
+    (6, False): "fexit",
+}
+
+
+def public(result: dict[str, Any]) -> dict[str, Any]:
+    """Drop the private ``_`` keys (CLI-only hints) from a result."""
+    return {k: v for k, v in result.items() if not k.startswith("_")}
+
+
+def connect(root: str) -> sqlite3.Connection | None:
+    """A connection to the store under runtime root *root* for reading, or None when there is
+    none yet or its schema is not this code's (the Store creates and migrates)."""
+    path = Paths(root).db
+    if not os.path.isfile(path):
+        return None
+    db = sqlite3.connect(path, timeout=30, isolation_level=None)
+    try:
+        (version,) = db.execute("PRAGMA user_version").fetchone()
+    except sqlite3.Error:
+        version = None
+    if version != SCHEMA_VERSION:
+        db.close()
+        return None
+    db.row_factory = sqlite3.Row
+    return db
+
+
+def type_word(kind: int, retprobe: bool) -> str:
+    return TYPE_WORDS.get((kind, retprobe), str(kind))
+
+
+# ---------------------------------------------------------------------------- kernel
+
+
+def format_time(epoch: float) -> str:
+    """*epoch* in local time with its UTC offset (``2026-12-02T15:04:05+0000``)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(epoch))
+
+
+def _memlock(fd: int) -> int:
+    """The ``memlock:`` of the fd's /proc fdinfo (0 if unreadable), in one read."""
+    try:
+        proc = os.open(f"/proc/self/fdinfo/{fd}", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return 0
+    try:
+        data = os.read(proc, 4096)
+    except OSError:
+        return 0
+    finally:
+        os.close(proc)
+    for line in data.split(b"\n"):
+        if line.startswith(b"memlock:"):
+            return int(line.split()[1])
+    return 0
+
+
+def kernel_info_of_fd(fd: int) -> dict[str, Any]:
+    """KernelProgramInfo of the program behind *fd*."""
+    from bpfman import _sys
+
+    info, map_ids = _sys.prog_info(fd)
+    boot = time.time() - time.clock_gettime(time.CLOCK_BOOTTIME)
+    return {
+        "id": info.id,
+        "name": info.name.decode(errors="replace"),
+        "program_type": int(info.type),
+        "loaded_at": format_time(boot + info.load_time / 1e9),
+        "tag": bytes(info.tag).hex(),
+        "gpl_compatible": bool(info.gpl_compatible & 1),
+        "map_ids": map_ids,
+        "btf_id": info.btf_id,
+        "bytes_xlated": info.xlated_prog_len,
+        "jited": info.jited_prog_len > 0,
+        "bytes_jited": info.jited_prog_len,
+        "bytes_memlock": _memlock(fd),
+        "verified_insns": info.verified_insns,
+    }
+
+
+def kernel_info_by_id(prog_id: int) -> dict[str, Any] | None:
+    """KernelProgramInfo of the program with kernel id *prog_id*, or None if it is gone."""
+    from bpfman import _sys
+    from bpfman.errors import BpfError
+
+    try:
+        fd = _sys.fd_from_id("prog", prog_id)
+    except BpfError:
+        return None
+    try:
+        return kernel_info_of_fd(fd)
+    finally:
+        os.close(fd)
+
+
+def kernel_brief_by_id(prog_id: int) -> dict[str, Any] | None:
+    """The part of KernelProgramInfo ``list programs``' table shows (id, name,
+    program_type), plus the tag that tells our program from a reused id; None if gone.
+
+    A lighter read than ``kernel_info_by_id``: no map ids, no load-time
+    formatting, no /proc read.
+    """
+    from bpfman import _sys
+    from bpfman.errors import BpfError
+
+    try:
+        fd = _sys.fd_from_id("prog", prog_id)
+    except BpfError:
+        return None
+    try:
+        info, _ = _sys.prog_info(fd, with_map_ids=False)
+    finally:
+        os.close(fd)
+    return {
+        "id": info.id,
+        "name": info.name.decode(errors="replace"),
+        "program_type": int(info.type),
+        "tag": bytes(info.tag).hex(),
+    }
+
+
+# ---------------------------------------------------------------------------- messages
+
+
+def program_message(
+    prog_id: int,
+    name: str,
+    path: str | None,
+    image_url: str | None,
+    pull_policy: str | None,
+    map_owner_id: int | None,
+    map_pin_path: str,
+    globals_: Mapping[str, bytes],
+    metadata: Mapping[str, str],
+    link_ids: Sequence[int],
+    map_users: Sequence[int],
+) -> dict[str, Any]:
+    """ProgramInfo: bpfman's state of a program it loaded (*map_users*: the other programs
+    sharing its maps' owner)."""
+    bytecode: dict[str, Any]
+    if image_url:
+        number = PULL_POLICY_NUMBER.get(pull_policy or "IfNotPresent", 1)
+        bytecode = {"image": {"url": image_url, "image_pull_policy": number}}
+    else:
+        bytecode = {"file": path}
+    owner = map_owner_id or prog_id
+    out: dict[str, Any] = {
+        "name": name,
+        "bytecode": bytecode,
+        "links": list(link_ids),
+        "global_data": {
+            k: binascii.b2a_base64(v, newline=False).decode() for k, v in globals_.items()
+        },
+        "map_pin_path": map_pin_path,
+        "map_used_by": [str(i) for i in (owner, *map_users)],
+        "metadata": dict(metadata),
+    }
+    if map_owner_id is not None:
+        out["map_owner_id"] = map_owner_id
+    return out
+
+
+def _message(
+    row: sqlite3.Row,
+    globals_: Mapping[str, bytes],
+    metadata: Mapping[str, str],
+    link_ids: Sequence[int],
+    map_users: Sequence[int],
+) -> dict[str, Any]:
+    return program_message(
+        row["id"], row["name"], row["path"], row["image_url"], row["pull_policy"],
+        row["map_owner_id"], row["map_pin_path"], globals_, metadata, link_ids, map_users,
+    )  # fmt: skip
+
+
+def list_programs(db: sqlite3.Connection, show_all: bool, brief: bool) -> list[dict[str, Any]]:
+    """``query.list_programs`` without filters: bpfman's programs still in the kernel (and,
+    with *show_all*, every other program), ordered by id."""
+    rows = {r["id"]: r for r in db.execute("SELECT * FROM programs ORDER BY id")}
+    globs: dict[int, dict[str, bytes]] = {}
+    for r in db.execute("SELECT program_id, name, value FROM program_globals"):
+        globs.setdefault(r[0], {})[r[1]] = bytes(r[2])
+    meta: dict[int, dict[str, str]] = {}
+    for r in db.execute("SELECT program_id, key, value FROM program_metadata"):
+        meta.setdefault(r[0], {})[r[1]] = r[2]
+    links: dict[int, list[int]] = {}
+    for r in db.execute("SELECT id, program_id FROM links ORDER BY id"):
+        links.setdefault(r[1], []).append(r[0])
+    users: dict[int, list[int]] = {}
+    for r in rows.values():
+        if r["map_owner_id"] is not None and r["map_owner_id"] != r["id"]:
+            users.setdefault(r["map_owner_id"], []).append(r["id"])
+    if show_all:
+        from bpfman import _sys
+
+        ids = sorted(set(_sys.ids("prog")) | set(rows))
+    else:
+        ids = list(rows)
+    read_kernel = kernel_brief_by_id if brief else kernel_info_by_id
+    out: list[dict[str, Any]] = []
+    for prog_id in ids:
+        row = rows.get(prog_id)
+        kernel = read_kernel(prog_id)
+        if kernel is None or (row is not None and kernel["tag"] != row["tag"]):
+            continue  # gone from the kernel: doctor reports it
+        if row is None:
+            out.append({"kernel_info": kernel})
+            continue
+        owner = row["map_owner_id"] or prog_id
+        info = _message(
+            row, globs.get(prog_id, {}), meta.get(prog_id, {}), links.get(prog_id, []),
+            users.get(owner, []),
+        )  # fmt: skip
+        word = type_word(row["kind"], bool(row["retprobe"]))
+        out.append({"info": info, "kernel_info": kernel, "_type_word": word})
+    return out
+
+
+def program_result(db: sqlite3.Connection, prog_id: int) -> dict[str, Any] | None:
+    """``query.program_result`` of *prog_id*: None when that is an error (not found, or in
+    the store but gone from the kernel: the caller reports it as the Manager does)."""
+    row = db.execute("SELECT * FROM programs WHERE id = ?", (prog_id,)).fetchone()
+    kernel = kernel_info_by_id(prog_id)
+    if kernel is None or (row is not None and kernel["tag"] != row["tag"]):
+        return None
+    if row is None:
+        return {"kernel_info": kernel}
+    q = "SELECT name, value FROM program_globals WHERE program_id = ?"
+    globs = {r[0]: bytes(r[1]) for r in db.execute(q, (prog_id,))}
+    q = "SELECT key, value FROM program_metadata WHERE program_id = ?"
+    meta = {r[0]: r[1] for r in db.execute(q, (prog_id,))}
+    q = "SELECT id FROM links WHERE program_id = ? ORDER BY id"
+    link_ids = [r[0] for r in db.execute(q, (prog_id,))]
+    owner = row["map_owner_id"] or prog_id
+    q = "SELECT id FROM programs WHERE map_owner_id = ? AND id != ? ORDER BY id"
+    users = [r[0] for r in db.execute(q, (owner, owner))]
+    info = _message(row, globs, meta, link_ids, users)
+    word = type_word(row["kind"], bool(row["retprobe"]))
+    return {"info": info, "kernel_info": kernel, "_type_word": word}
