@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
-import re
-from dataclasses import dataclass
+
+# `re` is imported where a log is parsed and ParsedLog is a plain class, not a dataclass: every
+# bpfman command imports this module, and the read commands' fast path (bpfman.cli.fast) cannot
+# afford either import at start-up
 
 ENOTSUPP = 524  # the kernel-internal "operation not supported" (not in errno.h)
 
@@ -62,17 +64,21 @@ class KernelFeatureError(BpfError):
         self.feature = feature
 
 
-@dataclass(frozen=True)
 class ParsedLog:
     """libbpf's messages of one operation, split in one pass."""
 
-    prog: str  # the program whose verifier log is in it ("" if none)
-    verifier: list[str]  # the verifier log's lines
-    libbpf: list[str]  # libbpf's own lines (without "libbpf: "), outside the verifier log
+    __slots__ = ("libbpf", "prog", "verifier")
+
+    def __init__(self, prog: str, verifier: list[str], libbpf: list[str]) -> None:
+        self.prog = prog  # the program whose verifier log is in it ("" if none)
+        self.verifier = verifier  # the verifier log's lines
+        self.libbpf = libbpf  # libbpf's own lines (without "libbpf: "), outside the verifier log
 
 
 def parse_log(text: str) -> ParsedLog:
     """Split libbpf's captured *text* into the verifier log and libbpf's own lines."""
+    import re
+
     prog = ""
     verifier: list[str] = []
     own: list[str] = []
@@ -107,17 +113,17 @@ _ECHOES = (
     "memlock",
 )
 # libbpf's wording -> what it means for the caller
-_REWRITES: tuple[tuple[re.Pattern[str], str], ...] = (
+_REWRITES: tuple[tuple[str, str], ...] = (
     (
-        re.compile(r"failed to mkdir (?P<path>\S+): (?P<why>.+)"),
+        r"failed to mkdir (?P<path>\S+): (?P<why>.+)",
         "cannot create the directory of pin path {path}: {why}",
     ),
     (
-        re.compile(r"specified path (?P<path>\S+) is not on BPF FS"),
+        r"specified path (?P<path>\S+) is not on BPF FS",
         "pin path {path} is not on a BPF filesystem (bpffs, e.g. under /sys/fs/bpf)",
     ),
     (
-        re.compile(r"couldn't reuse pinned map at '(?P<path>[^']+)': parameter mismatch"),
+        r"couldn't reuse pinned map at '(?P<path>[^']+)': parameter mismatch",
         "the map pinned at {path} differs from this one (type, key/value size, max_entries"
         " or flags): parameter mismatch",
     ),
@@ -126,12 +132,14 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = (
 
 def decisive_line(lines: list[str]) -> str:
     """The libbpf line that names the cause: the first that is not an echo of the failure."""
+    import re
+
     for line in lines:
         if any(echo in line for echo in _ECHOES):
             continue
         line = line.removeprefix("Kernel error message: ")  # the kernel's extack
         for pattern, text in _REWRITES:
-            m = pattern.search(line)
+            m = re.search(pattern, line)
             if m:
                 return text.format(**m.groupdict())
         return line[:300]
@@ -180,15 +188,17 @@ def _strerror(err: int) -> str:
     return os.strerror(err)
 
 
-_INSN = re.compile(r"^\d+: ")
-_SOURCE = re.compile(r"^; (?P<code>.*?) @ (?P<file>\S+):(?P<line>\d+)$")
+_INSN = r"^\d+: "
+_SOURCE = r"^; (?P<code>.*?) @ (?P<file>\S+):(?P<line>\d+)$"
 _NOISE = ("processed ", "verification time", "stack depth", "arg#", "func#", "Validating ")
 
 
 def source_line(verifier: list[str]) -> tuple[str, str] | None:
     """("file.c:20", "the C line") the verifier stopped at: its last source comment."""
+    import re
+
     for raw in reversed(verifier):
-        m = _SOURCE.match(raw.strip())
+        m = re.match(_SOURCE, raw.strip())
         if m and m.group("line") != "0":
             return f"{m.group('file')}:{m.group('line')}", m.group("code").strip()[:80]
     return None
@@ -201,10 +211,12 @@ def verifier_verdict(text: str) -> tuple[str, str]:
     (``invalid access to map value, value_size=8 off=8 size=8``, then any
     explanation that follows), joined with "; ".
     """
+    import re
+
     parsed = parse_log(text)
     lines = [x.strip() for x in parsed.verifier]
     lines = [x for x in lines if x and not x.startswith((";", *_NOISE))]
-    last_insn = max((i for i, x in enumerate(lines) if _INSN.match(x)), default=-1)
+    last_insn = max((i for i, x in enumerate(lines) if re.match(_INSN, x)), default=-1)
     tail = lines[last_insn + 1 :]
     verdict = "; ".join(tail) if tail else (lines[-1] if lines else "")
     return parsed.prog, verdict[:300]
