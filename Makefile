@@ -6,7 +6,8 @@ CLANG     ?= clang
 BPFTOOL   ?= bpftool
 BUILD     := build
 ARCH      := x86
-BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD) -Ibpf/include -Wall -Wno-unused-function
+# usdt.bpf.h includes <linux/errno.h>, which needs the multiarch <asm/...> headers
+BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD) -Ibpf/include -idirafter /usr/include/x86_64-linux-gnu -Wall -Wno-unused-function
 
 EXAMPLE_SRC := $(wildcard bpf/examples/*.bpf.c)
 TEST_SRC    := $(wildcard tests/bpf/*.bpf.c)

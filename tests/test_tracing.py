@@ -164,7 +164,7 @@ def test_parse_ksyscall_uses_the_arch_prefix() -> None:
         ("uprobe/no_colon", "BINARY:FUNCTION"),
         ("kprobe/fn+zz", "bad offset"),
         ("cgroup/nope", "unknown cgroup hook"),
-        ("usdt/x", "USDT"),
+        ("usdt/x", "usdt/BINARY:PROVIDER:NAME"),
     ],
 )
 def test_parse_section_errors_say_what_to_call(section: str, says: str) -> None:

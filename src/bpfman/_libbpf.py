@@ -199,6 +199,21 @@ XDP_ATTACHED_HW = 3
 XDP_ATTACHED_MULTI = 4
 
 
+class bpf_kprobe_multi_opts(Structure):
+    _fields_ = [
+        ("sz", c_size_t),
+        ("syms", vp),  # const char **
+        ("addrs", vp),  # const unsigned long *
+        ("cookies", vp),  # const __u64 *
+        ("cnt", c_size_t),
+        ("retprobe", c_bool),
+    ]
+
+
+class bpf_usdt_opts(Structure):
+    _fields_ = [("sz", c_size_t), ("usdt_cookie", u64)]
+
+
 class bpf_kprobe_opts(Structure):
     _fields_ = [
         ("sz", c_size_t),
@@ -422,6 +437,15 @@ _decl("bpf_link__update_program", c_int, vp, vp)
 _decl("bpf_link__disconnect", None, vp)
 _decl("bpf_link__detach", c_int, vp)
 _decl("bpf_link__destroy", c_int, vp)
+_decl("bpf_link__disconnect", None, vp)
+_decl(
+    "bpf_program__attach_kprobe_multi_opts",
+    vp, vp, c_char_p, POINTER(bpf_kprobe_multi_opts),
+)  # fmt: skip
+_decl(
+    "bpf_program__attach_usdt",
+    vp, vp, c_int, c_char_p, c_char_p, c_char_p, POINTER(bpf_usdt_opts),
+)  # fmt: skip
 
 # xdp / tc (netlink)
 _decl("bpf_xdp_attach", c_int, c_int, c_int, u32, POINTER(bpf_xdp_attach_opts))

@@ -434,6 +434,52 @@ def _tcx() -> tuple[bool, str]:
     return True, "tcx hooks (BPF_PROG_QUERY on lo answers)"
 
 
+UPROBE_MULTI_MISSING = "uprobe_multi is not available: it needs Linux 6.6 or newer"
+KPROBE_MULTI_MISSING = "kprobe_multi is not available: this kernel was built without CONFIG_FPROBE"
+
+
+@_probe("uprobe_multi")
+def _uprobe_multi() -> tuple[bool, str]:
+    """A uprobe_multi link on "/" (a directory): EBADF where the kernel has the link type."""
+    try:
+        fd = _load(ProgramType.KPROBE, expected_attach_type=AttachType.TRACE_UPROBE_MULTI)
+    except BpfError as e:
+        return False, NEEDS_ROOT if _denied(e) else UPROBE_MULTI_MISSING
+    try:
+        os.close(_sys.link_create_uprobe_multi(fd, b"/", [0]))
+        err = 0
+    except BpfError as e:
+        err = e.errno
+    finally:
+        os.close(fd)
+    if err in (0, _errno.EBADF):
+        return True, "uprobe_multi links (BPF_LINK_CREATE)"
+    return False, UPROBE_MULTI_MISSING
+
+
+@_probe("kprobe_multi")
+def _kprobe_multi() -> tuple[bool, str]:
+    """A real kprobe_multi link on one kernel function, closed at once."""
+    try:
+        fd = _load(ProgramType.KPROBE, expected_attach_type=AttachType.TRACE_KPROBE_MULTI)
+    except BpfError as e:
+        return False, NEEDS_ROOT if _denied(e) else "kprobe_multi needs Linux 5.18 or newer"
+    try:
+        syms = (ctypes.c_char_p * 1)(FENTRY_TARGETS[1].encode())  # do_unlinkat
+        o = _libbpf.opts(_libbpf.bpf_link_create_opts)
+        o.kprobe_multi.cnt = 1
+        o.kprobe_multi.syms = ctypes.cast(syms, ctypes.c_void_p)
+        link = int(lib.bpf_link_create(fd, 0, int(AttachType.TRACE_KPROBE_MULTI), ctypes.byref(o)))
+    finally:
+        os.close(fd)
+    if link >= 0:
+        os.close(link)
+        return True, "kprobe_multi links (fprobe)"
+    if -link in (_errno.EOPNOTSUPP, ENOTSUPP):
+        return False, KPROBE_MULTI_MISSING
+    return False, f"kprobe_multi is not available: {os.strerror(-link)}"
+
+
 @_probe("ringbuf")
 def _ringbuf() -> tuple[bool, str]:
     f = probe("map_type:ringbuf")

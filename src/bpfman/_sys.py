@@ -90,6 +90,39 @@ def link_create_tcx(
     return bpf(BPF_LINK_CREATE, attr, "tcx link create")
 
 
+BPF_F_UPROBE_MULTI_RETURN = 1
+
+
+def link_create_uprobe_multi(
+    prog_fd: int,
+    path: bytes,
+    offsets: list[int],
+    ref_ctr_offsets: list[int] | None = None,
+    cookies: list[int] | None = None,
+    retprobe: bool = False,
+    pid: int = 0,
+    attach_type: int = 48,  # BPF_TRACE_UPROBE_MULTI
+) -> int:
+    """BPF_LINK_CREATE for uprobe_multi (Linux >= 6.6): one link, a uprobe per file offset.
+
+    The optional per-offset arrays have one entry per offset; *pid* 0 is every process.
+    """
+    n = len(offsets)
+    cpath = ctypes.create_string_buffer(path)
+    offs = (ctypes.c_uint64 * n)(*offsets)
+    refs = (ctypes.c_uint64 * n)(*ref_ctr_offsets) if ref_ctr_offsets else None
+    cooks = (ctypes.c_uint64 * n)(*cookies) if cookies else None
+    attr = struct.pack(
+        "=IIII QQQQ III",
+        prog_fd, 0, attach_type, 0,
+        ctypes.addressof(cpath), ctypes.addressof(offs),
+        ctypes.addressof(refs) if refs is not None else 0,
+        ctypes.addressof(cooks) if cooks is not None else 0,
+        n, BPF_F_UPROBE_MULTI_RETURN if retprobe else 0, pid,
+    )  # fmt: skip
+    return bpf(BPF_LINK_CREATE, attr, "uprobe_multi link create")
+
+
 def enable_stats() -> int:
     """BPF_ENABLE_STATS (run time): programs count run_cnt/run_time_ns while the fd is open."""
     return bpf(BPF_ENABLE_STATS, struct.pack("=I", BPF_STATS_RUN_TIME), "enable run-time stats")

@@ -452,6 +452,8 @@ class ObjectSpec(_Base):
         self.programs: NamedMapping[ProgramSpec] = NamedMapping(
             "program", {s.name: s for s in (ProgramSpec(self, p) for p in self._prog_ptrs())}
         )
+        for ps in self.programs.values():
+            _type_from_section(ps)
         self.maps: NamedMapping[MapSpec] = NamedMapping(
             "map", {s.name: s for s in (MapSpec(self, m) for m in self._map_ptrs())}
         )
@@ -629,6 +631,17 @@ def _verifier_logs(debug_text: str) -> dict[str, str]:
     ):
         out[m.group(1)] = m.group(2)
     return out
+
+
+def _type_from_section(ps: ProgramSpec) -> None:
+    """Program and expected attach type for sections libbpf 1.1 does not know (uprobe.multi)."""
+    if lib.bpf_program__type(ps._ptr) != 0:
+        return
+    from bpfman.attach import by_section
+
+    types = by_section.load_types(ps.section)
+    if types is not None:
+        ps.type, ps.expected_attach_type = types
 
 
 _ELF_MAGIC = b"\x7fELF"

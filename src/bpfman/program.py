@@ -12,7 +12,7 @@ import ctypes
 import errno as _errno
 import os
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -320,6 +320,46 @@ class Program:
         return self._adopt(
             uprobe.attach_uprobe(self, target, fn=fn, offset=offset, pid=pid, retprobe=retprobe)
         )
+
+    def attach_uprobe_multi(
+        self,
+        target: str,
+        functions: Sequence[str] = (),
+        offsets: Sequence[int] = (),
+        cookies: Sequence[int] | None = None,
+        pid: int = -1,
+        retprobe: bool = False,
+    ) -> Link:
+        """One link with a uprobe on each function (names or globs) and offset (Linux 6.6)."""
+        from bpfman.attach import uprobe_multi
+
+        return self._adopt(
+            uprobe_multi.attach_uprobe_multi(
+                self, target, functions, offsets, cookies=cookies, pid=pid, retprobe=retprobe
+            )
+        )
+
+    def attach_kprobe_multi(
+        self,
+        pattern: str | None = None,
+        functions: Sequence[str] = (),
+        cookies: Sequence[int] | None = None,
+        retprobe: bool = False,
+    ) -> Link:
+        """One link with a kprobe on every kernel function matching *pattern* (or named)."""
+        from bpfman.attach import kprobe_multi
+
+        return self._adopt(
+            kprobe_multi.attach_kprobe_multi(self, pattern, functions, cookies, retprobe)
+        )
+
+    def attach_usdt(
+        self, target: str, provider: str, name: str, pid: int = -1, cookie: int = 0
+    ) -> Link:
+        """The USDT probe *provider*:*name* of binary *target* (libbpf reads its notes)."""
+        from bpfman.attach import usdt
+
+        return self._adopt(usdt.attach_usdt(self, target, provider, name, pid=pid, cookie=cookie))
 
     def attach_trace(self) -> Link:
         """fentry / fexit / fmod_ret / tp_btf / lsm: the target was fixed at load."""

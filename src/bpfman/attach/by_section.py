@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from bpfman.attach.sections import CGROUP_SECTIONS
 from bpfman.errors import BpfError
+from bpfman.kinds import AttachType, ProgramType
 
 if TYPE_CHECKING:
     from bpfman.link import Link
@@ -34,7 +35,22 @@ KINDS: dict[str, tuple[str, str]] = {
     "tcx": ("tcx", "attach_tcx"),
     "cgroup": ("cgroup", "attach_cgroup"),
     "perf_event": ("perf_event", "attach_perf_event"),
+    "uprobe_multi": ("uprobe_multi", "attach_uprobe_multi"),
+    "kprobe_multi": ("kprobe_multi", "attach_kprobe_multi"),
+    "usdt": ("usdt", "attach_usdt"),
 }
+
+# sections libbpf 1.1 does not know: program type and expected attach type, set before load
+LOAD_TYPES: dict[str, tuple[ProgramType, AttachType]] = {
+    "uprobe.multi": (ProgramType.KPROBE, AttachType.TRACE_UPROBE_MULTI),
+    "uretprobe.multi": (ProgramType.KPROBE, AttachType.TRACE_UPROBE_MULTI),
+}
+
+
+def load_types(section: str) -> tuple[ProgramType, AttachType] | None:
+    """What to load a program of *section* as, when libbpf cannot tell (None: libbpf can)."""
+    prefix = section.partition("/")[0]
+    return LOAD_TYPES.get(prefix.removesuffix(".s"))
 
 _METHODS = ", ".join(f"{fn}()" for _m, fn in KINDS.values())
 
@@ -140,8 +156,29 @@ def parse_section(section: str) -> SectionTarget:
         return _cgroup_target(section, base, rest)
     if base == "perf_event":
         return SectionTarget("perf_event", "perf_event", needs=("perf_fd",))
+    if base in ("uprobe.multi", "uretprobe.multi"):
+        args = {"retprobe": base == "uretprobe.multi"}
+        if not rest:
+            return SectionTarget("uprobe_multi", "uprobe_multi", args, needs=("target",))
+        target, colon, pattern = rest.partition(":")
+        if not colon or not target or not pattern:
+            raise _unknown(section, "expected uprobe.multi/BINARY:PATTERN")
+        args |= {"target": target, "functions": [pattern]}
+        return SectionTarget("uprobe_multi", "uprobe_multi", args)
+    if base in ("kprobe.multi", "kretprobe.multi"):
+        args = {"retprobe": base == "kretprobe.multi"}
+        if not rest:
+            return SectionTarget("kprobe_multi", "kprobe_multi", args, needs=("pattern",))
+        return SectionTarget("kprobe_multi", "kprobe_multi", {**args, "pattern": rest})
     if base == "usdt":
-        raise _unknown(section, "USDT probes are not supported")
+        if not rest:
+            return SectionTarget("usdt", "uprobe", needs=("target", "provider", "name"))
+        binary_provider, _, name = rest.rpartition(":")
+        binary, colon, provider = binary_provider.rpartition(":")
+        if not colon or not binary or not provider or not name:
+            raise _unknown(section, "expected usdt/BINARY:PROVIDER:NAME")
+        args = {"target": binary, "provider": provider, "name": name}
+        return SectionTarget("usdt", "uprobe", args)
     raise _unknown(section)
 
 

@@ -1,0 +1,55 @@
+// uprobe_multi, kprobe_multi and USDT (tests/test_multi.py). Every program
+// counts by its BPF cookie, so a test sees which probe site fired.
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/usdt.bpf.h>
+
+char LICENSE[] SEC("license") = "GPL";
+
+__u64 enters[8];     /* by cookie */
+__u64 exits[8];      /* by cookie */
+__u64 unlinks = 0;
+__u32 unlink_pid = 0;
+__u64 usdt_calls[4]; /* by cookie */
+__s64 usdt_sum = 0;  /* of the probes' two arguments */
+
+
+SEC("uprobe.multi")
+int multi_enter(struct pt_regs *ctx)
+{
+    __u64 c = bpf_get_attach_cookie(ctx);
+
+    if (c < 8)
+        __sync_fetch_and_add(&enters[c], 1);
+    return 0;
+}
+
+SEC("uretprobe.multi")
+int multi_exit(struct pt_regs *ctx)
+{
+    __u64 c = bpf_get_attach_cookie(ctx);
+
+    if (c < 8)
+        __sync_fetch_and_add(&exits[c], 1);
+    return 0;
+}
+
+SEC("kprobe.multi/do_unlinkat")
+int kmulti_unlink(struct pt_regs *ctx)
+{
+    if ((bpf_get_current_pid_tgid() >> 32) == unlink_pid)
+        __sync_fetch_and_add(&unlinks, 1);
+    return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(usdt_probe, int a, long b)
+{
+    __u64 c = bpf_usdt_cookie(ctx);
+
+    if (c < 4)
+        __sync_fetch_and_add(&usdt_calls[c], 1);
+    __sync_fetch_and_add(&usdt_sum, a + b);
+    return 0;
+}
