@@ -68,7 +68,7 @@ def test_unknown_section_names_libbpfs_reason(bpf_obj) -> None:
         spec.load()
     msg = one_line(e.value)
     assert "prog 'unknown_section': missing BPF prog type, check ELF section name" in msg
-    assert "'uprobe.multi/libc.so.6:malloc'" in msg
+    assert "'no_such_kind/libc.so.6:malloc'" in msg
 
 
 def test_verifier_error_says_what_and_where(bpf_obj) -> None:

@@ -22,7 +22,7 @@ int past_end(void *ctx)
     return v[1]; /* one u64 past the 8-byte value */
 }
 
-SEC("uprobe.multi/libc.so.6:malloc")
+SEC("no_such_kind/libc.so.6:malloc")
 int unknown_section(void *ctx)
 {
     return 0;

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from bpfman import _libbpf, features
 from bpfman._libbpf import lib
+from bpfman.attach import types
 from bpfman.attach.libbpf_link import adopt_fd, bpf_program
 from bpfman.errors import BpfError, from_errno
 from bpfman.link import Link
@@ -32,6 +33,7 @@ def attach_kprobe_multi(
     (with one cookie each when *cookies* is given)."""
     features.require("kprobe_multi")
     kind = "kretprobe_multi" if retprobe else "kprobe_multi"
+    types.require_type(prog, "kprobe_multi", kind)
     if (pattern is None) == (not functions):
         raise BpfError(
             f"cannot attach {prog.name} to {kind}: give a pattern or functions (one of them)",

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from bpfman import _sys, elf, features
+from bpfman.attach import types
 from bpfman.elf import SHN_UNDEF, STT_FUNC, STT_GNU_IFUNC
 from bpfman.errors import BpfError
 from bpfman.kinds import AttachType
@@ -65,6 +66,7 @@ def attach_uprobe_multi(
     """
     features.require("uprobe_multi")
     kind = "uretprobe_multi" if retprobe else "uprobe_multi"
+    types.require_type(prog, "uprobe_multi", kind)
     if prog.expected_attach_type != AttachType.TRACE_UPROBE_MULTI:
         raise BpfError(
             f"cannot attach {prog.name} to {kind}: it was not loaded for uprobe_multi"

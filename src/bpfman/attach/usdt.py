@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from bpfman import _libbpf, elf, features
 from bpfman._libbpf import lib
+from bpfman.attach import types
 from bpfman.attach.libbpf_link import LibbpfLink, bpf_program
 from bpfman.errors import BpfError, from_errno
 
@@ -30,6 +31,7 @@ def attach_usdt(
     """
     features.require("uprobe")
     what = f"usdt {provider}:{name}"
+    types.require_type(prog, "usdt", what)
     try:
         path = os.path.realpath(elf.resolve_library(target))
     except BpfError as e:
