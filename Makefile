@@ -82,10 +82,10 @@ VENV_PY ?= python3
 	touch $@
 
 lint: .stamp-venv
-	.venv/bin/ruff check src tests bench vm
+	.venv/bin/ruff check src tests bench vm dist/image
 	.venv/bin/lint-imports --no-cache
 	.venv/bin/mypy
-	.venv/bin/mypy --strict vm
+	.venv/bin/mypy --strict vm dist/image
 
 check: lint test
 

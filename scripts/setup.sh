@@ -9,6 +9,7 @@ APT_PKGS=(clang llvm libbpf-dev libbpf1 bpftool iproute2 xdp-tools make python3-
 APT_PKGS+=(docker-registry)  # a real OCI registry for tests/test_images.py (run by the tests, not as a service)
 APT_PKGS+=(systemtap-sdt-dev)  # <sys/sdt.h>: the USDT probes of the binary tests/test_multi.py builds
 APT_PKGS+=(systemd)  # systemd-analyze, systemd-socket-activate: tests of the shipped units (dist/systemd)
+APT_PKGS+=(mmdebstrap systemd-container)  # the node image's root, run under systemd-nspawn (dist/image)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
