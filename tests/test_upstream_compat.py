@@ -169,3 +169,79 @@ def test_load_image_with_upstream_labels(cli, registry) -> None:
     for p in sorted(loaded, key=lambda p: p["info"].get("map_owner_id") is None):
         cli("unload", str(p["kernel_info"]["id"]))
     assert r.err.endswith(f"program uprobe_counter is a probe program in image {url}, not xdp\n")
+
+
+# ---------------------------------------------------------------- 3. CLI surface
+
+
+def ids(result) -> list[int]:
+    return [p["kernel_info"]["id"] for p in result.json()]
+
+
+def table_ids(text: str) -> list[int]:
+    """First column of a table's rows (the header left out)."""
+    return [int(line.split()[0]) for line in text.splitlines()[1:]]
+
+
+def test_several_values_per_flag_and_list_filters(cli) -> None:
+    # the CLI guide's global variables example, on the integration test's uprobe object
+    up, uret = ids(cli("load", "file", "-p", upstream("integration/uprobe"),
+                       "--programs", "uprobe:my_uprobe", "uretprobe:my_uretprobe",
+                       "-g", "GLOBAL_u8=01", "GLOBAL_u32=0A0B0C0D", "-m", "owner=acme", "tier=1",
+                       "--application", "UprobeApp", "-o", "json"))  # fmt: skip
+    got = cli("get", "program", str(up), "-o", "json").json()["info"]
+    assert got["global_data"] == {"GLOBAL_u8": "AQ==", "GLOBAL_u32": "CgsMDQ=="}
+    assert got["metadata"] == {"owner": "acme", "tier": "1", "bpfman_application": "UprobeApp"}
+    # the repeated-flag form is the same
+    (tp,) = ids(cli("load", "file", "-p", upstream("integration/tp_openat"),
+                    "--programs", "tracepoint:enter_openat", "-m", "owner=acme", "-m", "tier=2",
+                    "-o", "json"))  # fmt: skip
+    # list program(s): -p with upstream's kernel-type words (probe: k/uprobes) or bpfman's
+    assert table_ids(cli("list", "programs", "-p", "probe").out) == [up, uret]
+    assert table_ids(cli("list", "program", "--program-type", "uretprobe").out) == [uret]
+    assert table_ids(cli("list", "programs", "-p", "tracepoint").out) == [tp]
+    assert table_ids(cli("list", "programs", "-m", "owner=acme", "tier=2").out) == [tp]
+    assert table_ids(cli("list", "programs", "--application", "UprobeApp").out) == [up, uret]
+    everything = table_ids(cli("list", "programs", "-a").out)
+    assert {up, uret, tp} < set(everything) and len(everything) > 3  # others' programs too
+    assert cli("list", "programs", "--all", "-p", "probe", "-o", "json").json()
+    r = cli("list", "programs", "-p", "bogus", rc=1)
+    assert "--program-type 'bogus': unknown type" in r.err
+    # list link(s) takes the same filters
+    l1 = cli("attach", str(up), "uprobe", "-t", "libc", "-f", "malloc", "-m", "k=v", "k2=v2",
+             "--output", "json").json()["link_id"]  # fmt: skip
+    l2 = cli("attach", str(tp), "tracepoint", "--tracepoint", "syscalls/sys_enter_openat",
+             "-o", "json").json()["link_id"]  # fmt: skip
+    links = cli("list", "links", "-o", "json").json()
+    assert [x["link_id"] for x in links] == [l1, l2]
+    assert links[0]["attach"]["uprobe_attach_info"]["metadata"]["k2"] == "v2"
+
+    def link_ids(*args: str) -> list[int]:
+        return [int(line.split()[1]) for line in cli("list", *args).out.splitlines()[1:]]
+
+    assert link_ids("link", "-p", "probe") == [l1]
+    assert link_ids("links", "--program-type", "tracepoint") == [l2]
+    assert link_ids("links", "--application", "UprobeApp") == [l1]
+    assert link_ids("links", "-m", "k=v", "k2=v2") == [l1]
+    assert link_ids("links", "-m", "owner=acme") == [l1, l2]  # the program's metadata too
+    assert link_ids("links", "-p", "xdp") == []
+    for prog in (uret, up, tp):
+        cli("unload", str(prog))
+
+
+def test_exit_status(cli, tmp_path) -> None:
+    obj = upstream("integration/tp_openat")
+    for args in (["load", "file", "-p", str(tmp_path / "missing.o"), "--programs", "tracepoint:x"],
+                 ["load", "file", "-p", obj, "--programs", "tracepoint:not_there"],
+                 ["load", "file", "-p", obj, "--programs", "xdp:enter_openat"],
+                 ["load", "file", "-p", obj, "--programs", "tracepoint:enter_openat",
+                  "-g", "nope=01"],
+                 ["get", "program", "4000000000"]):  # fmt: skip
+        r = cli(*args, rc=1)
+        assert r.err.startswith("Error: ") and r.err.count("\n") == 1, r.err
+    for args in (["load", "file", "--programs", "tracepoint:x"],  # no --path
+                 ["load", "file", "-p", obj],  # no --programs
+                 ["list", "programs", "--bogus"],
+                 ["attach", "notanumber", "tracepoint"]):  # fmt: skip
+        cli(*args, rc=2)
+    assert cli.pins() == []

@@ -80,8 +80,9 @@ def load_group() -> None:
 
 
 class GreedyOption(click.Option):
-    """An option taking every following word up to the next option (like bpfman's
-    ``--programs a b c``); it may also be repeated."""
+    """An option taking every following word up to the next option, as upstream's clap
+    ``num_args(1..)`` (``--programs a b c``, ``-g A=01 B=02``); it may also be repeated.
+    Each word is one value of the (``multiple``) option."""
 
     def add_to_parser(self, parser: Any, ctx: click.Context) -> None:
         super().add_to_parser(parser, ctx)
@@ -92,27 +93,24 @@ class GreedyOption(click.Option):
             original = opt.process
 
             def process(value: Any, state: Any, original: Any = original) -> None:
-                words = [value]
+                original(value, state)
                 while state.rargs and not state.rargs[0].startswith("-"):
-                    words.append(state.rargs.pop(0))
-                original(" ".join(words), state)
+                    original(state.rargs.pop(0), state)
 
             opt.process = process
+
+
+def many(*decls: str, **kwargs: Any) -> Callable[[F], F]:
+    """An option of several values: ``-m k=v k2=v2`` as well as ``-m k=v -m k2=v2``."""
+    return click.option(*decls, cls=GreedyOption, multiple=True, **kwargs)
 
 
 def _load_common(fn: F) -> F:
     for opt in reversed(
         [
-            click.option(
-                "--programs",
-                "programs",
-                cls=GreedyOption,
-                multiple=True,
-                required=True,
-                help="TYPE:NAME[:ATTACH] ... (space separated, or repeated)",
-            ),
-            click.option("-g", "--global", "globals_", multiple=True, help="NAME=HEX"),
-            click.option("-m", "--metadata", multiple=True, help="KEY=VALUE"),
+            many("--programs", "programs", required=True, help="TYPE:NAME[:ATTACH] ..."),
+            many("-g", "--global", "globals_", help="NAME=HEX ... (hex bytes, no 0x)"),
+            many("-m", "--metadata", help="KEY=VALUE ..."),
             click.option("-a", "--application", default=None),
             click.option("--map-owner-id", type=int, default=None),
             OUTPUT,
@@ -214,14 +212,15 @@ def _attach(
     _print_link(mgr, views.link_info(mgr, link), link.kind, output)
 
 
-META = click.option("-m", "--metadata", multiple=True, help="KEY=VALUE")
+META = many("-m", "--metadata", help="KEY=VALUE ...")
+PROCEED_ON = many("--proceed-on", "proceed_on", help="verdicts on which the chain goes on ...")
 NETNS = click.option("-n", "--netns", default=None, help="network namespace path")
 
 
 @attach_group.command("xdp")
 @click.option("-i", "--iface", required=True)
 @click.option("-p", "--priority", type=int, required=True)
-@click.option("--proceed-on", "proceed_on", multiple=True)
+@PROCEED_ON
 @NETNS
 @META
 @OUTPUT
@@ -242,7 +241,7 @@ def attach_xdp(
 @click.option("-d", "--direction", required=True)
 @click.option("-i", "--iface", required=True)
 @click.option("-p", "--priority", type=int, required=True)
-@click.option("--proceed-on", "proceed_on", multiple=True)
+@PROCEED_ON
 @NETNS
 @META
 @OUTPUT
@@ -373,16 +372,52 @@ def unload(program_id: int) -> None:
 # ---------------------------------------------------------------------- list / get
 
 
-@click.group("list", help="List programs or links.")
+class AliasGroup(click.Group):
+    """A group whose commands also answer to upstream's singular names (``list program``)."""
+
+    aliases = {"program": "programs", "link": "links"}
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, self.aliases.get(cmd_name, cmd_name))
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name, cmd, rest = super().resolve_command(ctx, args)
+        return (cmd.name if cmd else name), cmd, rest
+
+
+@click.group("list", cls=AliasGroup, help="List programs or links (also: program, link).")
 def list_group() -> None:
     pass
 
 
+# the filters both lists take (upstream's flags)
+PROGRAM_TYPE = click.option(
+    "-p",
+    "--program-type",
+    default=None,
+    help="kernel type word (xdp, tc (also tcx), tracepoint, probe, tracing, ...), "
+    "a bpfman type word (tcx, kprobe, uretprobe, ...) or a kernel type number",
+)
+APPLICATION = click.option("--application", default=None, help="programs loaded with -a NAME")
+SELECTOR = many("-m", "--metadata-selector", help="KEY=VALUE ... (all must match)")
+
+
+def _selector(metadata_selector: tuple[str, ...], application: str | None) -> dict[str, str]:
+    from bpfman.manager import parse
+
+    selector = parse.metadata(list(metadata_selector), "--metadata-selector")
+    if application:
+        selector["bpfman_application"] = application
+    return selector
+
+
 @list_group.command("programs")
-@click.option("--all", "show_all", is_flag=True, help="also programs bpfman did not load")
-@click.option("--program-type", default=None, help="bpfman type word or kernel type number")
-@click.option("--application", default=None)
-@click.option("-m", "--metadata-selector", multiple=True, help="KEY=VALUE (AND)")
+@click.option("-a", "--all", "show_all", is_flag=True, help="also programs bpfman did not load")
+@PROGRAM_TYPE
+@APPLICATION
+@SELECTOR
 @OUTPUT
 @handled
 def list_programs(
@@ -392,11 +427,9 @@ def list_programs(
     metadata_selector: tuple[str, ...],
     output: str,
 ) -> None:
-    from bpfman.manager import parse, query
+    from bpfman.manager import query
 
-    selector = parse.metadata(list(metadata_selector), "--metadata-selector")
-    if application:
-        selector["bpfman_application"] = application
+    selector = _selector(metadata_selector, application)
     mgr = ctx_obj().manager()
     results = query.list_programs(mgr, show_all, program_type, selector, brief=output != "json")
     if output == "json":
@@ -408,21 +441,31 @@ def list_programs(
 
 
 @list_group.command("links")
-@click.option("--program-id", type=int, default=None)
+@click.option("--program-id", type=int, default=None, help="links of this program only")
+@PROGRAM_TYPE
+@APPLICATION
+@SELECTOR
 @OUTPUT
 @handled
-def list_links(program_id: int | None, output: str) -> None:
+def list_links(
+    program_id: int | None,
+    program_type: str | None,
+    application: str | None,
+    metadata_selector: tuple[str, ...],
+    output: str,
+) -> None:
     from bpfman.cli.output import emit_json, table
-    from bpfman.manager import views
+    from bpfman.manager import query, views
 
     mgr = ctx_obj().manager()
-    links = mgr.links(program_id)
+    found = query.list_links(
+        mgr, program_id, program_type, _selector(metadata_selector, application)
+    )
     if output == "json":
-        emit_json([views.link_info(mgr, link) for link in links])
+        emit_json([views.link_info(mgr, link) for link, _ in found])
         return
     rows = []
-    for link in links:
-        rec = mgr.store.program(link.program_id)
+    for link, rec in found:
         rows.append(
             [
                 link.program_id,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bpfman import _sys
-from bpfman.manager import views
+from bpfman.manager import loadplan, views
 from bpfman.manager.errors import InputError, NotFoundError
-from bpfman.manager.models import LOAD_TYPES, ProgramRecord
+from bpfman.manager.models import LOAD_TYPES, LinkRecord, ProgramRecord
 from bpfman.manager.readonly import public as public
 
 if TYPE_CHECKING:
@@ -33,14 +33,40 @@ def program_result(mgr: Manager, prog_id: int) -> dict[str, Any]:
     return out
 
 
-def _type_filter(program_type: str | None) -> tuple[set[str] | None, int | None]:
-    if program_type is None:
-        return None, None
-    if program_type.isdigit():
-        return None, int(program_type)
-    if program_type not in LOAD_TYPES:
-        raise InputError(f"--program-type {program_type!r}: unknown type")
-    return {program_type}, None
+class TypeFilter:
+    """``--program-type WORD``: upstream's kernel-type words (``probe``, ``tracing``, ``tc``
+    for tc and tcx, ``xdp``, ``tracepoint``, ``cgroup_skb``...) match the kernel type;
+    pybpfman's own type words (``tcx``, ``kprobe``, ``uretprobe``...) match the bpfman
+    type; a number matches the kernel's program type number."""
+
+    def __init__(self, word: str | None) -> None:
+        from bpfman.kinds import ProgramType, kernel_type_word
+
+        self.word = word
+        self.kernel: int | None = None
+        self.bpfman: str | None = None
+        if word is None:
+            return
+        kernel_words = {kernel_type_word(t): int(t) for t in ProgramType}
+        if word.isdigit():
+            self.kernel = int(word)
+        elif word in kernel_words:
+            self.kernel = kernel_words[word]
+        elif word in LOAD_TYPES:
+            self.bpfman = word
+        else:
+            known = ", ".join(sorted({*kernel_words, *LOAD_TYPES} - {"unspec"}))
+            raise InputError(f"--program-type {word!r}: unknown type (one of {known})")
+
+    def needs_record(self) -> bool:
+        return self.bpfman is not None
+
+    def matches(self, rec: ProgramRecord | None, kernel_type: int | None) -> bool:
+        if self.word is None:
+            return True
+        if self.bpfman is not None:
+            return rec is not None and rec.type_word == self.bpfman
+        return kernel_type == self.kernel
 
 
 def list_programs(
@@ -56,7 +82,7 @@ def list_programs(
     (``views.kernel_brief_by_id``: id, name, program_type, tag), read without
     map ids, load-time formatting or a /proc read per program.
     """
-    words, kernel_type = _type_filter(program_type)
+    type_filter = TypeFilter(program_type)
     read_kernel = views.kernel_brief_by_id if brief else views.kernel_info_by_id
     records = {r.id: r for r in mgr.store.programs()}
     links: dict[int, list[int]] = {}
@@ -70,14 +96,14 @@ def list_programs(
     ids = sorted(set(_sys.ids("prog")) | set(records)) if show_all else sorted(records)
     for prog_id in ids:
         rec = records.get(prog_id)
-        if rec is None and (selector or words):
+        if rec is None and (selector or type_filter.needs_record()):
             continue
-        if rec is not None and not _matches(rec, words, selector):
+        if rec is not None and not _matches(rec.metadata, selector):
             continue
         kernel = read_kernel(prog_id)
         if kernel is None or (rec is not None and kernel["tag"] != rec.tag):
             continue  # gone from the kernel: doctor reports it
-        if kernel_type is not None and kernel["program_type"] != kernel_type:
+        if not type_filter.matches(rec, kernel["program_type"]):
             continue
         item: dict[str, Any] = {"kernel_info": kernel}
         if rec is not None:
@@ -88,7 +114,28 @@ def list_programs(
     return out
 
 
-def _matches(rec: ProgramRecord, words: set[str] | None, selector: dict[str, str]) -> bool:
-    if words is not None and rec.type_word not in words:
-        return False
-    return all(rec.metadata.get(k) == v for k, v in selector.items())
+def list_links(
+    mgr: Manager,
+    program_id: int | None,
+    program_type: str | None,
+    selector: dict[str, str],
+) -> list[tuple[LinkRecord, ProgramRecord | None]]:
+    """bpfman's links (of one program), filtered as ``list links`` asks: the program's type
+    (``TypeFilter``) and *selector* over the link's metadata (which carries its program's
+    ``bpfman_application``) over the program's."""
+    type_filter = TypeFilter(program_type)
+    records = {r.id: r for r in mgr.store.programs()}
+    out: list[tuple[LinkRecord, ProgramRecord | None]] = []
+    for link in mgr.links(program_id):
+        rec = records.get(link.program_id)
+        kernel_type = int(loadplan.KERNEL_TYPE[link.kind][0])
+        if not type_filter.matches(rec, kernel_type):
+            continue
+        if not _matches({**(rec.metadata if rec else {}), **link.metadata}, selector):
+            continue
+        out.append((link, rec))
+    return out
+
+
+def _matches(metadata: dict[str, str], selector: dict[str, str]) -> bool:
+    return all(metadata.get(k) == v for k, v in selector.items())
