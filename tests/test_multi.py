@@ -115,6 +115,9 @@ def test_uprobe_multi_one_link_many_functions_with_cookies(obj, target) -> None:
             target, ["fn_a"], offsets=[function_offset(target, "fn_b")], cookies=[4, 5],
             pid=child.pid, retprobe=True,
         )  # fmt: skip
+        single = obj.programs["single_enter"].attach_uprobe(
+            target, "fn_b", pid=child.pid, cookie=7
+        )  # a cookie on a plain uprobe's perf link
         assert entries.info().type == LinkType.UPROBE_MULTI
         assert entries.description == f"uprobe_multi {target}:fn_a,fn_b,other_c pid {child.pid}"
         out = finish(child)
@@ -124,8 +127,10 @@ def test_uprobe_multi_one_link_many_functions_with_cookies(obj, target) -> None:
     assert out.split()[0] == str(sum(range(1, 4)) + 0 + 2 + 2)  # the program ran as usual
     assert counters(obj, "enters", 8)[:4] == [0, 3, 2, 1]  # fn_a, fn_b, other_c by cookie
     assert counters(obj, "exits", 8)[4:6] == [3, 2]
+    assert counters(obj, "enters", 8)[7] == 2
     entries.detach()
     returns.detach()
+    single.detach()
 
 
 def test_uprobe_multi_refusals(obj, target) -> None:

@@ -66,3 +66,33 @@ def test_missing_namespace_is_one_line(pair: VethPair) -> None:
     assert str(e.value) == f"no network namespace {pair.netns_path}-missing"
     assert e.value.errno == errno.ENOENT
     assert netns.path_of("/proc/1/ns/net") == "/proc/1/ns/net"
+
+
+def test_attach_xdp_tc_tcx_with_netns(pair: VethPair, bpf_obj) -> None:
+    """netns=: the interface is found and the hook set in that namespace; the thread stays home."""
+    from bpfman import BpfError, features
+
+    home = netns.inode()
+    with bpfman.load(bpf_obj("net")) as obj:
+        drop_xdp, drop_tc = obj.programs["xdp_drop"], obj.programs["tc_drop"]
+        with pytest.raises(BpfError, match=pair.peer):
+            drop_xdp.attach_xdp(pair.peer, mode="skb")  # not an interface of this namespace
+        link = drop_xdp.attach_xdp(pair.peer, mode="skb", netns=pair.netns)
+        assert netns.inode() == home
+        assert link.info().details["ifindex"] == pair.peer_index
+        assert pair.send(3, to="peer") == 0  # dropped at the peer's ingress
+        link.detach()
+        assert pair.send(3, to="peer") == 3
+        link = drop_tc.attach_tc(pair.peer, "ingress", netns=pair.netns_path)
+        assert netns.inode() == home
+        assert pair.send(2, to="peer") == 0
+        link.detach()  # its filter is removed in the peer's namespace
+        assert pair.send(2, to="peer") == 2
+        if features.available("tcx"):
+            link = drop_tc.attach_tcx(pair.peer, "ingress", netns=pair.netns)
+            assert netns.inode() == home and pair.send(2, to="peer") == 0
+            link.detach()
+            assert pair.send(2, to="peer") == 2
+        with pytest.raises(BpfError, match="pbt-nope"):
+            drop_xdp.attach_xdp("lo", netns="pbt-nope")
+        assert netns.inode() == home

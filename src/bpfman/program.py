@@ -274,15 +274,17 @@ class Program:
 
         return self._adopt(by_section.attach(self, **kw))
 
-    def attach_tracepoint(self, group: str, name: str) -> Link:
+    def attach_tracepoint(self, group: str, name: str, cookie: int = 0) -> Link:
         """Attach to the tracepoint *group*/*name* (``"syscalls", "sys_enter_execve"``).
 
         For a tracepoint program (``SEC("tracepoint/...")``/``SEC("tp/...")``);
-        the tracepoints are listed under /sys/kernel/tracing/events.
+        the tracepoints are listed under /sys/kernel/tracing/events. *cookie*:
+        what the program reads with ``bpf_get_attach_cookie`` (as for kprobes,
+        uprobes and perf events).
         """
         from bpfman.attach import tracepoint
 
-        return self._adopt(tracepoint.attach_tracepoint(self, group, name))
+        return self._adopt(tracepoint.attach_tracepoint(self, group, name, cookie=cookie))
 
     def attach_raw_tracepoint(self, name: str) -> Link:
         """Attach a raw_tracepoint program to the raw tracepoint *name* (``"sys_enter"``)."""
@@ -290,7 +292,9 @@ class Program:
 
         return self._adopt(tracepoint.attach_raw_tracepoint(self, name))
 
-    def attach_kprobe(self, fn: str, offset: int = 0, retprobe: bool = False) -> Link:
+    def attach_kprobe(
+        self, fn: str, offset: int = 0, retprobe: bool = False, cookie: int = 0
+    ) -> Link:
         """Attach a kprobe program to the kernel function *fn* (+ *offset*).
 
         With *retprobe* it runs when *fn* returns (a kretprobe). Needs a kernel
@@ -298,7 +302,9 @@ class Program:
         """
         from bpfman.attach import kprobe
 
-        return self._adopt(kprobe.attach_kprobe(self, fn, offset=offset, retprobe=retprobe))
+        return self._adopt(
+            kprobe.attach_kprobe(self, fn, offset=offset, retprobe=retprobe, cookie=cookie)
+        )
 
     def attach_uprobe(
         self,
@@ -307,6 +313,7 @@ class Program:
         offset: int = 0,
         pid: int = -1,
         retprobe: bool = False,
+        cookie: int = 0,
     ) -> Link:
         """Attach to a function of a user-space binary or library (a uprobe).
 
@@ -318,7 +325,9 @@ class Program:
         from bpfman.attach import uprobe
 
         return self._adopt(
-            uprobe.attach_uprobe(self, target, fn=fn, offset=offset, pid=pid, retprobe=retprobe)
+            uprobe.attach_uprobe(
+                self, target, fn=fn, offset=offset, pid=pid, retprobe=retprobe, cookie=cookie
+            )
         )
 
     def attach_uprobe_multi(
@@ -377,16 +386,26 @@ class Program:
 
         return self._adopt(trampoline.attach_freplace(self, target_prog, func_name))
 
-    def attach_xdp(self, iface: str | int, mode: str = "drv", fallback: bool = True) -> Link:
+    def attach_xdp(
+        self,
+        iface: str | int,
+        mode: str = "drv",
+        fallback: bool = True,
+        netns: str | None = None,
+    ) -> Link:
         """Attach an XDP program to the interface *iface* (a name or an index).
 
         *mode*: ``"drv"`` (in the driver), ``"skb"`` (generic, on every
         interface) or ``"hw"``; with *fallback* a ``drv`` attach the driver
         cannot do is retried in ``skb`` mode (the Link's ``mode`` says which).
+        *netns*: the network namespace of *iface* (a path, or a name under
+        /run/netns), entered by this thread for the attach only.
         """
+        from bpfman import netns as _netns
         from bpfman.attach import xdp
 
-        return self._adopt(xdp.attach_xdp(self, iface, mode=mode, fallback=fallback))
+        with _netns.enter(netns):
+            return self._adopt(xdp.attach_xdp(self, iface, mode=mode, fallback=fallback))
 
     def attach_tc(
         self,
@@ -394,16 +413,21 @@ class Program:
         direction: str = "ingress",
         priority: int = 0,
         handle: int = 0,
+        netns: str | None = None,
     ) -> Link:
         """Attach a tc (sched_cls) program as a direct-action filter on *iface*.
 
         *direction* is ``"ingress"`` or ``"egress"``; the clsact qdisc is made if
         missing (and removed with the last filter this process made). *priority*
-        and *handle* 0 let the kernel choose.
+        and *handle* 0 let the kernel choose. *netns*: the network namespace of
+        *iface* (the link removes its filter there).
         """
+        from bpfman import netns as _netns
         from bpfman.attach import tc
 
-        return self._adopt(tc.attach_tc(self, iface, direction, priority=priority, handle=handle))
+        with _netns.enter(netns):
+            link = tc.attach_tc(self, iface, direction, priority=priority, handle=handle)
+        return self._adopt(link)
 
     def attach_tcx(
         self,
@@ -411,16 +435,21 @@ class Program:
         direction: str = "ingress",
         before: Program | Link | None = None,
         after: Program | Link | None = None,
+        netns: str | None = None,
     ) -> Link:
         """Attach a tc (sched_cls) program to *iface* through tcx (Linux >= 6.6).
 
         *direction* is ``"ingress"`` or ``"egress"``; *before* / *after* (a
         Program or Link already there) place it in the chain; by default it goes
         last. Return ``TcAction.NEXT`` from the program to run the next one.
+        *netns*: the network namespace of *iface*.
         """
+        from bpfman import netns as _netns
         from bpfman.attach import tcx
 
-        return self._adopt(tcx.attach_tcx(self, iface, direction, before=before, after=after))
+        with _netns.enter(netns):
+            link = tcx.attach_tcx(self, iface, direction, before=before, after=after)
+        return self._adopt(link)
 
     def attach_cgroup(self, path: str, attach_type: AttachType | int | str | None = None) -> Link:
         """Attach a cgroup program to the cgroup v2 directory *path*.
@@ -433,8 +462,8 @@ class Program:
 
         return self._adopt(cgroup.attach_cgroup(self, path, attach_type))
 
-    def attach_perf_event(self, perf_fd: int) -> Link:
+    def attach_perf_event(self, perf_fd: int, cookie: int = 0) -> Link:
         """Attach a perf_event program to the perf event *perf_fd* (the caller keeps the fd)."""
         from bpfman.attach import perf_event
 
-        return self._adopt(perf_event.attach_perf_event(self, perf_fd))
+        return self._adopt(perf_event.attach_perf_event(self, perf_fd, cookie=cookie))

@@ -25,6 +25,16 @@ int multi_enter(struct pt_regs *ctx)
     return 0;
 }
 
+SEC("uprobe")
+int single_enter(struct pt_regs *ctx) /* a plain uprobe: its cookie comes from the perf link */
+{
+    __u64 c = bpf_get_attach_cookie(ctx);
+
+    if (c < 8)
+        __sync_fetch_and_add(&enters[c], 1);
+    return 0;
+}
+
 SEC("uretprobe.multi")
 int multi_exit(struct pt_regs *ctx)
 {

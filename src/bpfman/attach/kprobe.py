@@ -55,7 +55,9 @@ def open_probe_event(pmu: str, target: bytes, offset: int, retprobe: bool, pid: 
     return _sys.perf_event_open(attr, pid=pid if pid >= 0 else -1, cpu=0 if pid < 0 else -1)
 
 
-def attach_kprobe(prog: Program, fn: str, offset: int = 0, retprobe: bool = False) -> Link:
+def attach_kprobe(
+    prog: Program, fn: str, offset: int = 0, retprobe: bool = False, cookie: int = 0
+) -> Link:
     features.require("kprobe")
     kind = "kretprobe" if retprobe else "kprobe"
     where = f"{fn}+{offset:#x}" if offset else fn
@@ -72,4 +74,4 @@ def attach_kprobe(prog: Program, fn: str, offset: int = 0, retprobe: bool = Fals
         raise BpfError(
             f"cannot attach {prog.name} to {kind} {where}: {os.strerror(e.errno)}", errno=e.errno
         ) from None
-    return link_perf_event(prog, pfd, f"{kind} {where}", close_perf_fd=True)
+    return link_perf_event(prog, pfd, f"{kind} {where}", close_perf_fd=True, cookie=cookie)

@@ -17,13 +17,16 @@ if TYPE_CHECKING:
     from bpfman.program import Program
 
 
-def link_perf_event(prog: Program, perf_fd: int, description: str, close_perf_fd: bool) -> Link:
+def link_perf_event(
+    prog: Program, perf_fd: int, description: str, close_perf_fd: bool, cookie: int = 0
+) -> Link:
     """A BPF_PERF_EVENT link from *prog* to the perf event *perf_fd*.
 
     The link holds the event; with *close_perf_fd* our fd is closed either way.
+    *cookie* is what the program reads with ``bpf_get_attach_cookie``.
     """
     try:
-        o = _libbpf.opts(_libbpf.bpf_link_create_opts)
+        o = _libbpf.opts(_libbpf.bpf_link_create_opts, perf_event_cookie=cookie)
         with _libbpf.capture() as log:
             fd = lib.bpf_link_create(prog.fd, perf_fd, int(AttachType.PERF_EVENT), ctypes.byref(o))
         if fd == -errno.EEXIST:  # the kernel runs a program at most once per perf event
@@ -39,6 +42,8 @@ def link_perf_event(prog: Program, perf_fd: int, description: str, close_perf_fd
             os.close(perf_fd)
 
 
-def attach_perf_event(prog: Program, perf_fd: int) -> Link:
+def attach_perf_event(prog: Program, perf_fd: int, cookie: int = 0) -> Link:
     """Attach to a perf event the caller opened (the caller keeps its fd)."""
-    return link_perf_event(prog, perf_fd, f"perf event fd {perf_fd}", close_perf_fd=False)
+    return link_perf_event(
+        prog, perf_fd, f"perf event fd {perf_fd}", close_perf_fd=False, cookie=cookie
+    )

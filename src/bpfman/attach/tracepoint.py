@@ -40,7 +40,7 @@ def tracepoint_id(group: str, name: str) -> int:
         ) from None
 
 
-def attach_tracepoint(prog: Program, group: str, name: str) -> Link:
+def attach_tracepoint(prog: Program, group: str, name: str, cookie: int = 0) -> Link:
     """Attach *prog* (a tracepoint program) to the tracepoint *group*/*name*."""
     require_type(prog, "tracepoint", f"tracepoint {group}/{name}")
     tp_id = tracepoint_id(group, name)
@@ -48,7 +48,9 @@ def attach_tracepoint(prog: Program, group: str, name: str) -> Link:
         type=_sys.PERF_TYPE_TRACEPOINT, config=tp_id, sample_period=1, wakeup_events=1
     )
     pfd = _sys.perf_event_open(attr, pid=-1, cpu=0)
-    return link_perf_event(prog, pfd, f"tracepoint {group}/{name}", close_perf_fd=True)
+    return link_perf_event(
+        prog, pfd, f"tracepoint {group}/{name}", close_perf_fd=True, cookie=cookie
+    )
 
 
 def attach_raw_tracepoint(prog: Program, name: str) -> Link:

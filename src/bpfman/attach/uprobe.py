@@ -24,6 +24,7 @@ def attach_uprobe(
     offset: int = 0,
     pid: int = -1,
     retprobe: bool = False,
+    cookie: int = 0,
 ) -> Link:
     """Probe *fn* (+ *offset*) in *target* (a path or a library name like "libc" or "c").
 
@@ -57,4 +58,4 @@ def attach_uprobe(
         ) from None
     if pid >= 0:
         where += f" pid {pid}"
-    return link_perf_event(prog, pfd, f"{kind} {where}", close_perf_fd=True)
+    return link_perf_event(prog, pfd, f"{kind} {where}", close_perf_fd=True, cookie=cookie)
