@@ -31,6 +31,22 @@ def test_info_reports_kernel_facts(bpf_obj) -> None:
         assert set(info.map_ids) >= {obj.maps["counts"].id, obj.maps["by_pid"].id}
 
 
+def test_kernel_ids_and_program_brief(bpf_obj) -> None:
+    """The public id listing and light read (what the manager lists with): no private _sys."""
+    with bpfman.load(bpf_obj("basic")) as obj:
+        prog = obj.programs["count_kill"]
+        assert prog.id in bpfman.program_ids()
+        assert all(m.id in bpfman.map_ids() for m in obj.maps.values())
+        link = prog.attach_tracepoint("syscalls", "sys_enter_kill")
+        assert link.id in bpfman.link_ids()
+        brief = bpfman.program_brief(prog.id)
+        assert brief == bpfman.ProgramBrief(
+            prog.id, "count_kill", int(ProgramType.TRACEPOINT), prog.info().tag
+        )
+        gone = prog.id
+    assert bpfman.program_brief(gone) is None  # ids are not reused soon (cyclic allocation)
+
+
 def test_run_stats_count_runs(bpf_obj) -> None:
     spec = bpfman.open(bpf_obj("basic"))
     spec.globals["target_pid"] = os.getpid()

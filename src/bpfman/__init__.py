@@ -37,6 +37,11 @@ _LAZY = {
     "XdpAction": ("bpfman.kinds", "XdpAction"),
     "TcAction": ("bpfman.kinds", "TcAction"),
     "features": ("bpfman.features", None),
+    "program_ids": ("bpfman.ids", "program_ids"),
+    "map_ids": ("bpfman.ids", "map_ids"),
+    "link_ids": ("bpfman.ids", "link_ids"),
+    "program_brief": ("bpfman.ids", "program_brief"),
+    "ProgramBrief": ("bpfman.ids", "ProgramBrief"),
 }
 
 __all__ = ["BpfError", "InputError", "KernelFeatureError", "UnknownName", *_LAZY]
@@ -49,6 +54,11 @@ if TYPE_CHECKING:
     from bpfman.fallback import AttachResult as AttachResult
     from bpfman.fallback import Candidate as Candidate
     from bpfman.fallback import attach_first as attach_first
+    from bpfman.ids import ProgramBrief as ProgramBrief
+    from bpfman.ids import link_ids as link_ids
+    from bpfman.ids import map_ids as map_ids
+    from bpfman.ids import program_brief as program_brief
+    from bpfman.ids import program_ids as program_ids
     from bpfman.kinds import AttachType as AttachType
     from bpfman.kinds import MapType as MapType
     from bpfman.kinds import ProgramType as ProgramType

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from bpfman import _libbpf
 from bpfman._probes import (
     BTF_MISSING,
     CGROUP2_MISSING,
@@ -70,6 +71,7 @@ __all__ = [  # the probes' messages and host helpers live in bpfman._probes
     "feature_of_program",
     "feature_of_section",
     "kernel_version",
+    "libbpf_version",
     "names",
     "parse_kernel_release",
     "pmu_type",
@@ -97,6 +99,11 @@ def require(name: str) -> None:
 def all() -> list[Feature]:
     """Every probe, run now (each runs once per process)."""
     return [probe(n) for n in names()]
+
+
+def libbpf_version() -> tuple[int, int]:
+    """(major, minor) of the libbpf this process uses."""
+    return _libbpf.version()
 
 
 def dispatcher_unavailable_reason() -> str:

@@ -481,17 +481,21 @@ class Map(_Access):
         return cls(fd, name=name or None)
 
     @classmethod
-    def from_pin(cls, path: str) -> Map:
-        """Open the map pinned at *path*, with its BTF from the kernel for typed views."""
+    def from_pin(cls, path: str, *, btf: bool = True) -> Map:
+        """Open the map pinned at *path*, with its BTF from the kernel for typed views
+        (unless *btf* is False: a cheaper open, for bytes only or to hand the fd on)."""
         m = cls(_sys.obj_get(path), pin_path=path)
-        m._load_kernel_btf()
+        if btf:
+            m._load_kernel_btf()
         return m
 
     @classmethod
-    def from_id(cls, map_id: int) -> Map:
-        """Open the map with kernel id *map_id* (with its BTF from the kernel for typed views)."""
+    def from_id(cls, map_id: int, *, btf: bool = True) -> Map:
+        """Open the map with kernel id *map_id* (with its BTF from the kernel for typed views,
+        unless *btf* is False)."""
         m = cls(_sys.fd_from_id("map", map_id))
-        m._load_kernel_btf()
+        if btf:
+            m._load_kernel_btf()
         return m
 
     def _load_kernel_btf(self) -> None:

@@ -81,10 +81,10 @@ def probe(output: str) -> None:
     import json
     import os
 
-    from bpfman import _libbpf, features
+    from bpfman import features
 
     found = features.all()
-    major, minor = _libbpf.version()
+    major, minor = features.libbpf_version()
     if output == "json":
         report = {
             "kernel": os.uname().release,

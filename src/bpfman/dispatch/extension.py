@@ -13,9 +13,9 @@ import contextlib
 import os
 from collections.abc import Iterator, Mapping
 
-from bpfman import _sys
 from bpfman.errors import BpfError
 from bpfman.kinds import ProgramType
+from bpfman.map import Map
 from bpfman.program import Program
 
 KERNEL_NAME_LEN = 15  # BPF_OBJ_NAME_LEN - 1: the kernel keeps this much of a map's name
@@ -26,22 +26,16 @@ def _maps_of(prog: Program) -> Iterator[dict[str, int]]:
     """Kernel map name -> fd for the maps *prog* uses (names seen twice are left out)."""
     fds: dict[str, int] = {}
     twice: set[str] = set()
-    opened: list[int] = []
-    try:
+    with contextlib.ExitStack() as opened:
         for map_id in prog.info().map_ids:
             try:
-                fd = _sys.fd_from_id("map", map_id)
+                m = opened.enter_context(Map.from_id(map_id, btf=False))
             except BpfError:
                 continue
-            opened.append(fd)
-            name = _sys.map_info(fd).name.decode(errors="replace")
-            if name in fds:
-                twice.add(name)
-            fds[name] = fd
+            if m.name in fds:
+                twice.add(m.name)
+            fds[m.name] = m.fd
         yield {k: v for k, v in fds.items() if k not in twice}
-    finally:
-        for fd in opened:
-            os.close(fd)
 
 
 def load_extension(
@@ -81,9 +75,7 @@ def load_extension(
                     continue
                 pin = os.path.join(maps_dir, ms.name.replace(".", "_")) if maps_dir else ""
                 if pin and not ms.internal and os.path.exists(pin):
-                    fd = _sys.obj_get(pin)
-                    stack.callback(os.close, fd)
-                    ms.reuse(fd)
+                    ms.reuse(stack.enter_context(Map.from_pin(pin, btf=False)))
             obj = spec.load()
         with obj:
             return Program.from_fd(os.dup(obj.programs[name].fd))

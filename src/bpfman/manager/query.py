@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bpfman import _sys
+from bpfman.ids import program_ids
 from bpfman.manager import loadplan, views
 from bpfman.manager.errors import InputError, NotFoundError
 from bpfman.manager.models import LOAD_TYPES, LinkRecord, ProgramRecord
@@ -93,7 +93,7 @@ def list_programs(
         if r.map_owner_id is not None and r.map_owner_id != r.id:
             users.setdefault(r.map_owner_id, []).append(r.id)
     out: list[dict[str, Any]] = []
-    ids = sorted(set(_sys.ids("prog")) | set(records)) if show_all else sorted(records)
+    ids = sorted(set(program_ids()) | set(records)) if show_all else sorted(records)
     for prog_id in ids:
         rec = records.get(prog_id)
         if rec is None and (selector or type_filter.needs_record()):
