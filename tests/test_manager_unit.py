@@ -168,3 +168,17 @@ def test_store_migrates_an_old_database(tmp_path) -> None:
         assert rec is not None and rec.path == "/x.o" and rec.image_digest is None
     finally:
         s.close()
+
+
+def test_writer_scope_only_exists_under_the_lock(tmp_path) -> None:
+    """Mutating helpers take a WriterScope; only a held WriterLock makes one."""
+    from bpfman.manager.lock import LockTimeout, WriterLock, WriterScope
+
+    lock = WriterLock(str(tmp_path / ".lock"), timeout=0.1)
+    with pytest.raises(RuntimeError, match="needs the writer lock held"):
+        WriterScope(lock)
+    with lock as scope:
+        assert isinstance(scope, WriterScope) and scope.held
+        with pytest.raises(LockTimeout), WriterLock(str(tmp_path / ".lock"), timeout=0.1):
+            pass  # not re-entrant: code holding a scope passes it on instead
+    assert not scope.held

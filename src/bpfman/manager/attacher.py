@@ -14,6 +14,7 @@ from bpfman.manager.models import BpfmanType, LinkRecord, ProgramRecord
 if TYPE_CHECKING:
     from bpfman.link import Link
     from bpfman.manager.core import AttachSpec, Manager
+    from bpfman.manager.lock import WriterScope
     from bpfman.manager.undo import Undo
     from bpfman.program import Program
 
@@ -22,6 +23,7 @@ NET_KINDS = (BpfmanType.XDP, BpfmanType.TC, BpfmanType.TCX)
 
 def attach(
     mgr: Manager,
+    scope: WriterScope,
     rec: ProgramRecord,
     prog: Program,
     req: AttachSpec,
@@ -31,7 +33,7 @@ def attach(
     p = dict(req.params)
     kind = rec.kind
     if kind in NET_KINDS:
-        return _attach_net(mgr, rec, prog, p, link_id, undo)
+        return _attach_net(mgr, scope, rec, prog, p, link_id, undo)
     link: Link
     if kind == BpfmanType.TRACEPOINT:
         group, name = parse.tracepoint(str(p.get("tracepoint", "")))
@@ -105,6 +107,7 @@ def _in_container(target: str, container_pid: Any) -> str:
 
 def _attach_net(
     mgr: Manager,
+    scope: WriterScope,
     rec: ProgramRecord,
     prog: Program,
     p: dict[str, Any],
@@ -139,7 +142,7 @@ def _attach_net(
         from bpfman.manager import dispatchers
 
         if dispatchers.enabled():
-            return dispatchers.attach(mgr, rec, params, link_id, undo)
+            return dispatchers.attach(mgr, scope, rec, params, link_id, undo)
         if same_hook:
             from bpfman import features
 
@@ -201,13 +204,13 @@ def _attach_tc(prog: Program, params: dict[str, Any], undo: Undo) -> AttachResul
     return AttachResult(None, None, params)
 
 
-def detach(mgr: Manager, link: LinkRecord) -> Updates:
+def detach(mgr: Manager, scope: WriterScope, link: LinkRecord) -> Updates:
     """Detach *link* in the kernel; returns the other links that changed (as ``updates``)."""
     if "dispatcher_id" in link.params:  # only then is it worth importing the dispatchers
         from bpfman.manager import dispatchers
 
         if dispatchers.is_member(link):
-            return dispatchers.detach(mgr, link)
+            return dispatchers.detach(mgr, scope, link)
     _detach_direct(mgr, link)
     return {}
 

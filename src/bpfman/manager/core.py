@@ -20,7 +20,7 @@ from bpfman.errors import BpfError
 from bpfman.manager import crash, hooks, parse
 from bpfman.manager.config import Config
 from bpfman.manager.errors import InputError, NotFoundError, PreconditionError
-from bpfman.manager.lock import WriterLock
+from bpfman.manager.lock import WriterLock, WriterScope
 from bpfman.manager.models import BpfmanType, LinkRecord, ProgramRecord, ProgramRequest
 from bpfman.manager.paths import Paths, ensure_layout, pin_name, runtime_root
 from bpfman.manager.store import Store
@@ -79,9 +79,10 @@ class Manager:
         self.close()
 
     @contextlib.contextmanager
-    def _writing(self) -> Iterator[None]:
-        with WriterLock(self.paths.lock, self.lock_timeout):
-            yield
+    def writing(self) -> Iterator[WriterScope]:
+        """Hold the writer lock for the block; the scope is what mutating helpers require."""
+        with WriterLock(self.paths.lock, self.lock_timeout) as scope:
+            yield scope
 
     # ------------------------------------------------------------------ records
 
@@ -118,10 +119,10 @@ class Manager:
     def load(self, spec: LoadSpec) -> list[ProgramRecord]:
         if not spec.requests:
             raise InputError("nothing to load: give --programs TYPE:NAME")
-        with self._writing():
-            return self._load(spec)
+        with self.writing() as scope:
+            return self._load(scope, spec)
 
-    def _load(self, spec: LoadSpec) -> list[ProgramRecord]:
+    def _load(self, scope: WriterScope, spec: LoadSpec) -> list[ProgramRecord]:
         import bpfman
         from bpfman.manager import loadplan
 
@@ -191,7 +192,7 @@ class Manager:
     # ------------------------------------------------------------------ attach
 
     def attach(self, prog_id: int, req: AttachSpec) -> LinkRecord:
-        with self._writing():
+        with self.writing() as scope:
             rec = self.program_record(prog_id)
             if req.kind != rec.kind:
                 raise InputError(
@@ -203,7 +204,7 @@ class Manager:
             prog = self.open_program(rec)
             with prog, Undo() as undo:
                 link_id = self.store.next_link_id()
-                result = attacher.attach(self, rec, prog, req, link_id, undo)
+                result = attacher.attach(self, scope, rec, prog, req, link_id, undo)
                 crash.point("attach:after-pin")
                 with self.store.transaction():
                     self.store.add_link(
@@ -217,7 +218,7 @@ class Manager:
                     )
                     self.store.update_links(result.updates)
                     if rec.kind == BpfmanType.TCX:
-                        self._store_positions(result.params)
+                        self._store_positions(scope, result.params)
                 undo.commit()
             log.info("attached program %d as link %d (%s)", prog_id, link_id, result.params)
             return self.link_record(link_id)
@@ -225,23 +226,23 @@ class Manager:
     # ------------------------------------------------------------------ detach / unload
 
     def detach(self, link_id: int) -> None:
-        with self._writing():
-            self._detach(self.link_record(link_id))
+        with self.writing() as scope:
+            self._detach(scope, self.link_record(link_id))
 
-    def _detach(self, link: LinkRecord) -> None:
+    def _detach(self, scope: WriterScope, link: LinkRecord) -> None:
         from bpfman.manager import attacher
 
         log.info("detaching link %d of program %d", link.id, link.program_id)
-        updates = attacher.detach(self, link)
+        updates = attacher.detach(self, scope, link)
         crash.point("detach:after-kernel")
         with self.store.transaction():
             self.store.delete_link(link.id)
             self.store.update_links(updates)
             if link.kind == BpfmanType.TCX:
-                self._store_positions(link.params)
-            hooks.hand_on_qdisc(self, link)
+                self._store_positions(scope, link.params)
+            hooks.hand_on_qdisc(self, scope, link)
 
-    def _store_positions(self, hook: dict[str, Any]) -> None:
+    def _store_positions(self, scope: WriterScope, hook: dict[str, Any]) -> None:
         """Record the kernel order of the tcx links on *hook* (inside a transaction)."""
         for link_id, position in hooks.tcx_positions(self, hook).items():
             link = self.store.link(link_id)
@@ -251,7 +252,7 @@ class Manager:
                 )
 
     def unload(self, prog_id: int) -> None:
-        with self._writing():
+        with self.writing() as scope:
             rec = self.program_record(prog_id)
             users = self.store.map_users(rec.id)
             if rec.map_owner_id is None and users:
@@ -260,7 +261,7 @@ class Manager:
                     f"{', '.join(map(str, users))}: unload them first"
                 )
             for link in self.store.links(rec.id):
-                self._detach(link)
+                self._detach(scope, link)
             crash.point("unload:after-links")
             pin = self.paths.prog_pin(rec.id)
             with contextlib.suppress(FileNotFoundError):

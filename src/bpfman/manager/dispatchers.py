@@ -30,6 +30,7 @@ from bpfman.manager.models import BpfmanType, LinkRecord, ProgramRecord
 
 if TYPE_CHECKING:
     from bpfman.manager.core import Manager
+    from bpfman.manager.lock import WriterScope
     from bpfman.manager.undo import Undo
     from bpfman.program import Program
 
@@ -155,7 +156,12 @@ def _updates(kind: BpfmanType, state: State | None, links: list[LinkRecord]) -> 
 
 
 def attach(
-    mgr: Manager, rec: ProgramRecord, params: dict[str, Any], link_id: int, undo: Undo
+    mgr: Manager,
+    scope: WriterScope,
+    rec: ProgramRecord,
+    params: dict[str, Any],
+    link_id: int,
+    undo: Undo,
 ) -> AttachResult:
     """Add link *link_id* of *rec* to its hook's dispatcher (inside the hook's netns)."""
     from bpfman import netns
@@ -176,7 +182,7 @@ def attach(
     crash.point("attach:after-kernel")
     undo.push(
         "restore the hook's previous dispatcher",
-        functools.partial(_restore, mgr, rec.kind, hook, links, state, params.get("netns")),
+        functools.partial(_restore, mgr, scope, rec.kind, hook, links, state, params.get("netns")),
     )
     params.update(_hook_params(rec.kind, state, link_id))
     return AttachResult(state.link_ids[link_id], None, params, _updates(rec.kind, state, links))
@@ -184,6 +190,7 @@ def attach(
 
 def _restore(
     mgr: Manager,
+    scope: WriterScope,
     kind: BpfmanType,
     hook: Hook,
     links: list[LinkRecord],
@@ -223,7 +230,7 @@ def _hook_gone(params: dict[str, Any]) -> bool:
     return False
 
 
-def detach(mgr: Manager, link: LinkRecord) -> Updates:
+def detach(mgr: Manager, scope: WriterScope, link: LinkRecord) -> Updates:
     """Take *link* off its hook's dispatcher; the hook's other links' new params."""
     fresh = mgr.store.link(link.id) or link  # an earlier detach may have moved it
     if _hook_gone(fresh.params):  # the kernel dropped the hook with the interface: only pins left
@@ -234,17 +241,18 @@ def detach(mgr: Manager, link: LinkRecord) -> Updates:
         for s in tc_siblings(mgr, fresh)
     )
     others = members_of(mgr, fresh.kind, fresh.params, exclude=fresh.id)
-    return _reapply(mgr, fresh, others, [fresh, *others], remove_qdisc=not keeps_qdisc)
+    return _reapply(mgr, scope, fresh, others, [fresh, *others], remove_qdisc=not keeps_qdisc)
 
 
-def rebuild(mgr: Manager, link: LinkRecord) -> Updates:
+def rebuild(mgr: Manager, scope: WriterScope, link: LinkRecord) -> Updates:
     """Swap in a fresh revision of *link*'s hook from the database (gc's repair)."""
     links = [link, *members_of(mgr, link.kind, link.params, exclude=link.id)]
-    return _reapply(mgr, link, links, links)
+    return _reapply(mgr, scope, link, links, links)
 
 
 def _reapply(
     mgr: Manager,
+    scope: WriterScope,
     link: LinkRecord,
     links: list[LinkRecord],
     running: list[LinkRecord],

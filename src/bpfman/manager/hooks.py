@@ -20,6 +20,7 @@ from bpfman.manager.models import BpfmanType, LinkRecord
 
 if TYPE_CHECKING:
     from bpfman.manager.core import Manager
+    from bpfman.manager.lock import WriterScope
 
 # other links an attach or detach changed (a dispatcher's members): link id -> (kernel link id,
 # params), for ``Store.update_links``
@@ -83,7 +84,7 @@ def tc_siblings(mgr: Manager, link: LinkRecord) -> list[LinkRecord]:
     ]
 
 
-def hand_on_qdisc(mgr: Manager, link: LinkRecord) -> None:
+def hand_on_qdisc(mgr: Manager, scope: WriterScope, link: LinkRecord) -> None:
     """*link* is gone: the clsact qdisc it created passes to its tc siblings (inside a
     transaction), so the last of them removes it."""
     if link.kind == BpfmanType.TC and link.params.get("tc_qdisc_created"):

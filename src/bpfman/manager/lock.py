@@ -15,13 +15,33 @@ class LockTimeout(BpfError):
     """Another bpfman held the writer lock for the whole timeout (gRPC UNAVAILABLE)."""
 
 
+class WriterScope:
+    """Proof that the writer lock is held: what every helper that changes state requires.
+
+    Only ``WriterLock`` makes one (``Manager.writing()`` hands it out), so mypy
+    checks that mutating code runs under the lock. The lock is not re-entrant:
+    code holding a scope passes it on and never takes the lock again.
+    """
+
+    __slots__ = ("_lock",)
+
+    def __init__(self, lock: WriterLock) -> None:
+        if lock._fd < 0:
+            raise RuntimeError("a WriterScope needs the writer lock held")
+        self._lock = lock
+
+    @property
+    def held(self) -> bool:
+        return self._lock._fd >= 0
+
+
 class WriterLock:
     def __init__(self, path: str, timeout: float = 30.0) -> None:
         self.path = path
         self.timeout = timeout
         self._fd = -1
 
-    def __enter__(self) -> WriterLock:
+    def __enter__(self) -> WriterScope:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         deadline = time.monotonic() + self.timeout
         while True:
@@ -43,7 +63,7 @@ class WriterLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
-        return self
+        return WriterScope(self)
 
     def __exit__(
         self,

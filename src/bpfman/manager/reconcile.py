@@ -27,6 +27,7 @@ from bpfman.program import Program
 
 if TYPE_CHECKING:
     from bpfman.manager.core import Manager
+    from bpfman.manager.lock import WriterScope
 
 
 @dataclass(frozen=True)
@@ -383,7 +384,7 @@ def gc(mgr: Manager) -> list[str]:
     """Repair every problem doctor finds; returns one line per repair."""
     done: list[str] = []
     rebuilt: set[tuple[object, ...]] = set()
-    with mgr._writing():
+    with mgr.writing() as scope:
         for p in doctor(mgr):
             if p.kind in ("orphan-program-pin", "orphan-map-dir"):
                 assert p.path
@@ -403,7 +404,7 @@ def gc(mgr: Manager) -> list[str]:
                 done.append(f"detached and removed {p.path}")
             elif p.kind in ("dispatcher-member-missing", "dispatcher-filter-missing"):
                 assert p.link_id is not None
-                _rebuild_hook(mgr, p.link_id, rebuilt, done)
+                _rebuild_hook(mgr, scope, p.link_id, rebuilt, done)
             elif p.kind == "stale-dispatcher-revision":
                 assert p.path
                 remove_revision(p.path)
@@ -423,11 +424,11 @@ def gc(mgr: Manager) -> list[str]:
                 assert p.link_id is not None
                 rec = mgr.store.link(p.link_id)
                 if rec is not None:
-                    _forget_link(mgr, rec, detach=p.kind != "link-pin-missing")
+                    _forget_link(mgr, scope, rec, detach=p.kind != "link-pin-missing")
                 done.append(f"forgot link {p.link_id}")
             elif p.kind in ("program-pin-missing", "program-pin-mismatch"):
                 assert p.program_id is not None
-                _forget_program(mgr, p.program_id)
+                _forget_program(mgr, scope, p.program_id)
                 if p.path:  # our pin of someone else's program: drop only our reference
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(p.path)
@@ -435,10 +436,10 @@ def gc(mgr: Manager) -> list[str]:
     return done
 
 
-def _forget_program(mgr: Manager, prog_id: int) -> None:
+def _forget_program(mgr: Manager, scope: WriterScope, prog_id: int) -> None:
     rec = mgr.store.program(prog_id)
     for link in mgr.store.links(prog_id):
-        _forget_link(mgr, link, detach=True)
+        _forget_link(mgr, scope, link, detach=True)
     with mgr.store.transaction():
         for user in mgr.store.map_users(prog_id):
             mgr.store.db.execute("UPDATE programs SET map_owner_id = NULL WHERE id = ?", (user,))
@@ -447,21 +448,25 @@ def _forget_program(mgr: Manager, prog_id: int) -> None:
         shutil.rmtree(rec.map_pin_path, ignore_errors=True)
 
 
-def _forget_link(mgr: Manager, link: LinkRecord, *, detach: bool) -> None:
+def _forget_link(mgr: Manager, scope: WriterScope, link: LinkRecord, *, detach: bool) -> None:
     """Drop *link* from the database, after detaching it in the kernel (best effort) with
     *detach*. One link at a time: a dispatcher's next revision must not count it again."""
     updates: Updates = {}
     if detach:
         with contextlib.suppress(BpfError, OSError):
-            updates = attacher.detach(mgr, link)
+            updates = attacher.detach(mgr, scope, link)
     with mgr.store.transaction():
         mgr.store.delete_link(link.id)
         mgr.store.update_links(updates)
-        hooks.hand_on_qdisc(mgr, link)
+        hooks.hand_on_qdisc(mgr, scope, link)
 
 
 def _rebuild_hook(
-    mgr: Manager, link_id: int, rebuilt: set[tuple[object, ...]], done: list[str]
+    mgr: Manager,
+    scope: WriterScope,
+    link_id: int,
+    rebuilt: set[tuple[object, ...]],
+    done: list[str],
 ) -> None:
     """Run the hook of member *link_id* again as the database records it (once per gc)."""
     rec = mgr.store.link(link_id)
@@ -471,7 +476,7 @@ def _rebuild_hook(
     if key in rebuilt:
         return
     rebuilt.add(key)
-    updates = dispatchers.rebuild(mgr, rec)
+    updates = dispatchers.rebuild(mgr, scope, rec)
     with mgr.store.transaction():
         mgr.store.update_links(updates)
     done.append(f"rebuilt the dispatcher of link {link_id}")
