@@ -2,6 +2,18 @@
 
 Every test runs under ``no_residue``: kernel programs, links and maps, bpffs
 pins and network namespaces that appear during a test must be gone after it.
+
+Markers:
+
+- ``@pytest.mark.requires("freplace", "tcx", ...)``: the test needs these
+  ``bpfman.features``; where one is missing it skips with the probe's reason.
+  It is also a ``kernel_feature`` test, so ``make vmtest`` runs it on the
+  stock kernels that have the feature.
+- ``@pytest.mark.kernel_feature``: the test asserts the refusal where the
+  kernel lacks a feature and the feature where it has it (both branches).
+- ``@pytest.mark.pure``: no kernel, no root, no BPF build (parsers, planners,
+  the doctor's diagnosis, proto checks). As non-root only these run; every
+  other test skips saying it needs root.
 """
 
 from __future__ import annotations
@@ -23,11 +35,36 @@ ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build" / "tests"
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
-    if os.geteuid() != 0:
-        raise pytest.UsageError("pybpfman's tests run against the real kernel: run them as root")
-    if not os.environ.get("PYBPFMAN_SKIP_BUILD"):
-        subprocess.run(["make", "-s", "-C", str(ROOT), "bpf"], check=True)
+@pytest.hookimpl(tryfirst=True)  # before -m selects: vmtest collects by kernel_feature
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = os.geteuid() == 0
+    for item in items:
+        if item.get_closest_marker("pure"):
+            continue
+        if not root:
+            item.add_marker(pytest.mark.skip(reason="needs root: runs against the real kernel"))
+            continue
+        needed = [name for mark in item.iter_markers("requires") for name in mark.args]
+        if not needed:
+            continue
+        item.add_marker(pytest.mark.kernel_feature)
+        missing = _missing_feature(tuple(needed))
+        if missing:
+            item.add_marker(pytest.mark.skip(reason=missing))
+    if root and not os.environ.get("PYBPFMAN_SKIP_BUILD"):
+        if any(not item.get_closest_marker("pure") for item in items):
+            subprocess.run(["make", "-s", "-C", str(ROOT), "bpf"], check=True)
+
+
+def _missing_feature(names: tuple[str, ...]) -> str:
+    """The skip reason for the first of *names* the kernel lacks ("" if it has them all)."""
+    from bpfman import features
+
+    for name in names:
+        f = features.probe(name)
+        if not f.available:
+            return f"needs {name}: {f.detail}"
+    return ""
 
 
 @pytest.fixture(scope="session")
@@ -165,7 +202,10 @@ def pin_dir() -> Iterator[str]:
 
 
 @pytest.fixture(autouse=True)
-def no_residue() -> Iterator[None]:
+def no_residue(request: pytest.FixtureRequest) -> Iterator[None]:
+    if request.node.get_closest_marker("pure"):
+        yield  # touches no kernel
+        return
     before = _snapshot()
     yield
     left = residue(before)
@@ -189,4 +229,12 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "kernel_feature: behaviour depends on what the kernel allows (kprobes, trampolines,"
         " freplace...); `make vmtest` runs these on stock kernels that allow them",
+    )
+    config.addinivalue_line(
+        "markers",
+        "requires(*features): needs these bpfman.features; skips with the probe's reason"
+        " where one is missing; a kernel_feature test (make vmtest) either way",
+    )
+    config.addinivalue_line(
+        "markers", "pure: no kernel, no root, no BPF build (runs as any user)"
     )

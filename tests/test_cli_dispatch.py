@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 import bpfman
-from bpfman import features, netns
+from bpfman import netns
 from bpfman.attach import xdp as xdp_attach
 from bpfman.manager import reconcile
 from bpfman.manager.core import AttachSpec, LoadSpec, Manager, parse_requests
@@ -31,12 +31,7 @@ from netutil import (
     qdiscs,
 )
 
-pytestmark = [
-    pytest.mark.kernel_feature,
-    pytest.mark.skipif(
-        not features.available("freplace"), reason=features.dispatcher_unavailable_reason()
-    ),
-]
+pytestmark = pytest.mark.requires("freplace")
 
 
 @pytest.fixture

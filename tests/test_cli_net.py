@@ -104,7 +104,7 @@ def test_tc_unload_removes_filters(cli, bpf_obj, veth) -> None:
     assert cli.db_rows()["links"] == 0
 
 
-@pytest.mark.skipif(not features.available("tcx"), reason="kernel has no tcx (needs 6.6)")
+@pytest.mark.requires("tcx")
 def test_tcx_priority_gives_kernel_order(cli, bpf_obj, veth) -> None:
     a, b, stop = load(cli, bpf_obj, "tcx:tcx_a tcx:tcx_b tcx:tcx_stop")
     lb = cli("attach", str(b), "tcx", "-d", "ingress", "-i", veth.host, "-p", "50",

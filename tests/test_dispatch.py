@@ -17,7 +17,6 @@ from collections.abc import Iterator
 import pytest
 
 import bpfman
-from bpfman import features
 from bpfman.attach import tc as tc_attach
 from bpfman.attach import xdp as xdp_attach
 from bpfman.dispatch import Hook, Member, Slot, State, apply, config
@@ -25,13 +24,12 @@ from bpfman.dispatch.extension import load_extension
 from bpfman.link import Link
 from netutil import VethPair, qdiscs, udp_probe
 
-FREPLACE = features.available("freplace")
-kernel = pytest.mark.skipif(not FREPLACE, reason=features.dispatcher_unavailable_reason())
 XDP_PASS, XDP_DROP = 2, 1
 
 # ------------------------------------------------------------------ pure
 
 
+@pytest.mark.pure
 def test_xdp_config_is_libxdp_v2() -> None:
     slots = [Slot(1, 10, "a", (2,)), Slot(2, 20, "b", (1, 3))]
     raw = config.encode("xdp", slots)
@@ -45,6 +43,7 @@ def test_xdp_config_is_libxdp_v2() -> None:
     assert (back.magic, back.version, back.num_progs, back.run_prios) == (236, 2, 2, (10, 20))
 
 
+@pytest.mark.pure
 def test_tc_config_shifts_by_one() -> None:
     raw = config.encode("tc", [Slot(1, 5, "a", (-1, 0, 3))])
     assert len(raw) == 84 and raw[0] == 1
@@ -54,6 +53,7 @@ def test_tc_config_shifts_by_one() -> None:
     assert config.decode("tc", raw).chain_call_actions == (mask,)
 
 
+@pytest.mark.pure
 def test_default_proceed_on_and_bad_verdicts() -> None:
     assert config.chain_mask("xdp", ()) == (1 << 2) | (1 << 31)  # pass, dispatcher_return
     assert config.chain_mask("tc", ()) == (1 << 4) | (1 << 31)  # pipe, dispatcher_return
@@ -64,6 +64,7 @@ def test_default_proceed_on_and_bad_verdicts() -> None:
         config.chain_mask("tc", [-2])
 
 
+@pytest.mark.pure
 def test_order_priority_then_attached_then_name() -> None:
     slots = [
         Slot(1, 50, "zeta", position=1),
@@ -76,6 +77,7 @@ def test_order_priority_then_attached_then_name() -> None:
     assert [s.key for s in config.order(slots)] == [4, 1, 2, 5, 3, 6]
 
 
+@pytest.mark.pure
 def test_one_program_replaces_the_whole_dispatcher_when_verdicts_agree() -> None:
     assert config.replaces_whole_dispatcher("xdp", [Slot(1, 1, "a")])  # default: pass
     assert config.replaces_whole_dispatcher("xdp", [Slot(1, 1, "a", (2, 31))])
@@ -85,6 +87,7 @@ def test_one_program_replaces_the_whole_dispatcher_when_verdicts_agree() -> None
     assert config.replaces_whole_dispatcher("tc", [Slot(1, 1, "a", (0,))])
 
 
+@pytest.mark.pure
 def test_eleventh_program_is_refused() -> None:
     slots = [Slot(i, i, f"p{i}") for i in range(11)]
     with pytest.raises(bpfman.BpfError, match="at most 10 programs") as e:
@@ -93,6 +96,7 @@ def test_eleventh_program_is_refused() -> None:
     assert len(config.encode("xdp", slots[:10])) == 124
 
 
+@pytest.mark.pure
 def test_doctor_names_dispatcher_leftovers() -> None:
     from bpfman.manager.reconcile import State as Seen
     from bpfman.manager.reconcile import find_problems
@@ -123,6 +127,7 @@ def test_doctor_names_dispatcher_leftovers() -> None:
     ]
 
 
+@pytest.mark.pure
 def test_doctor_names_a_vanished_dispatcher_filter() -> None:
     from bpfman.manager.reconcile import State as Seen
     from bpfman.manager.reconcile import find_problems
@@ -179,8 +184,7 @@ def pins(path: str) -> list[str]:
     )
 
 
-@pytest.mark.kernel_feature
-@kernel
+@pytest.mark.requires("freplace")
 def test_xdp_proceed_on_matrix_and_priority(members, veth, pin_dir) -> None:
     hook = Hook("xdp", veth.host_index, pin_dir)
     state = None
@@ -224,8 +228,7 @@ def test_xdp_proceed_on_matrix_and_priority(members, veth, pin_dir) -> None:
     assert xdp_attach.query(veth.host_index).prog_id == 0
 
 
-@pytest.mark.kernel_feature
-@kernel
+@pytest.mark.requires("freplace")
 def test_xdp_revision_reuses_extensions_and_keeps_the_link(members, veth, pin_dir) -> None:
     hook = Hook("xdp", veth.host_index, pin_dir)
     one = apply(hook, [member(members, 1, "xdp_a", 10)], None)
@@ -270,8 +273,7 @@ def test_xdp_revision_reuses_extensions_and_keeps_the_link(members, veth, pin_di
     assert pins(pin_dir) == []
 
 
-@pytest.mark.kernel_feature
-@kernel
+@pytest.mark.requires("freplace")
 def test_tc_dispatcher_swap_and_qdisc(members, veth, pin_dir) -> None:
     hook = Hook("tc", veth.host_index, pin_dir, direction="ingress")
     assert "clsact" not in qdiscs(veth.host_index)
@@ -295,8 +297,7 @@ def test_tc_dispatcher_swap_and_qdisc(members, veth, pin_dir) -> None:
     assert pins(pin_dir) == []
 
 
-@pytest.mark.kernel_feature
-@kernel
+@pytest.mark.requires("freplace")
 def test_tc_refuses_a_foreign_ingress_qdisc(members, veth, pin_dir) -> None:
     from pyroute2 import IPRoute
 

@@ -46,6 +46,7 @@ def test_require_raises_the_probe_reason() -> None:
         features.probe("prog_type:warp")
 
 
+@pytest.mark.pure
 def test_kernel_version() -> None:
     assert features.parse_kernel_release("6.18.44-fc-v657") == (6, 18, 44)
     assert features.parse_kernel_release("5.15.0-91-generic") == (5, 15, 0)
@@ -114,6 +115,7 @@ def test_a_verifier_rejection_stays_a_plain_error(bpf_obj) -> None:
     assert "bad_tp" in str(e.value) and "\n" not in str(e.value)
 
 
+@pytest.mark.pure
 def test_failed_program_from_libbpf_log() -> None:
     log = (
         "libbpf: prog 'fentry_unlink': BPF program load failed: Operation not permitted\n"
@@ -124,6 +126,7 @@ def test_failed_program_from_libbpf_log() -> None:
     assert features.failed_program("libbpf: map 'm': failed to create") is None
 
 
+@pytest.mark.pure
 @pytest.mark.parametrize(
     ("prog_type", "attach_type", "section", "feature"),
     [

@@ -25,7 +25,7 @@ import pytest
 
 import bpfman
 import daemonutil
-from bpfman import features, netns
+from bpfman import netns
 from bpfman.attach import tcx
 from bpfman.attach import xdp as xdp_attach
 from bpfman.manager import views
@@ -51,9 +51,6 @@ from netutil import (
 C = grpc.StatusCode
 daemon, rpc = daemonutil.daemon, daemonutil.rpc  # the module's daemon (pytest fixtures)
 pytestmark = pytest.mark.kernel_feature
-needs_dispatchers = pytest.mark.skipif(
-    not features.available("freplace"), reason=features.dispatcher_unavailable_reason()
-)
 Stub = pb_grpc.BpfmanStub
 
 
@@ -127,7 +124,7 @@ def assert_empty(cli: Cli) -> None:
 # ---------------------------------------------------------------------- xdp
 
 
-@needs_dispatchers
+@pytest.mark.requires("freplace")
 def test_xdp_dispatcher_chain_detach_one_unload_all(rpc, mgr, bpf_obj) -> None:
     stub, cli = rpc
     first, second, third = load(
@@ -172,7 +169,7 @@ def test_xdp_dispatcher_chain_detach_one_unload_all(rpc, mgr, bpf_obj) -> None:
     assert_empty(cli)
 
 
-@needs_dispatchers
+@pytest.mark.requires("freplace")
 def test_xdp_dispatcher_in_another_netns(rpc, mgr, bpf_obj) -> None:
     stub, cli = rpc
     pass_, drop = load(stub, bpf_obj("net"), ("xdp_pass", pb.XDP), ("xdp_drop", pb.XDP))
@@ -215,7 +212,7 @@ def test_xdp_dispatcher_in_another_netns(rpc, mgr, bpf_obj) -> None:
 # ---------------------------------------------------------------------- tc, tcx
 
 
-@needs_dispatchers
+@pytest.mark.requires("freplace")
 def test_tc_dispatcher_chain_both_directions(rpc, mgr, bpf_obj) -> None:
     stub, cli = rpc
     ing, drop, egr = load(
@@ -256,7 +253,7 @@ def test_tc_dispatcher_chain_both_directions(rpc, mgr, bpf_obj) -> None:
     assert_empty(cli)
 
 
-@pytest.mark.skipif(not features.available("tcx"), reason=features.probe("tcx").detail)
+@pytest.mark.requires("tcx")
 def test_tcx_priority_is_the_kernel_order(rpc, mgr, bpf_obj) -> None:
     stub, cli = rpc
     a, b, stop = load(
@@ -318,7 +315,7 @@ def only_me() -> dict[str, bytes]:
     return {"target_pid": os.getpid().to_bytes(4, "little")}
 
 
-@pytest.mark.skipif(not features.available("kprobe"), reason=features.probe("kprobe").detail)
+@pytest.mark.requires("kprobe")
 def test_kprobe_and_kretprobe_count(rpc, mgr, bpf_obj) -> None:
     stub, cli = rpc
     kp, kpret = load(
@@ -342,9 +339,7 @@ def test_kprobe_and_kretprobe_count(rpc, mgr, bpf_obj) -> None:
     assert_empty(cli)
 
 
-@pytest.mark.skipif(
-    not features.available("trampolines"), reason=features.probe("trampolines").detail
-)
+@pytest.mark.requires("trampolines")
 def test_fentry_and_fexit_count(rpc, mgr, bpf_obj) -> None:
     stub, cli = rpc
     obj = bpf_obj("mgr_probes")

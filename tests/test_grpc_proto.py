@@ -23,6 +23,8 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 from bpfman.server import bpfman_pb2 as pb
 
+pytestmark = pytest.mark.pure  # generated code, the spec, translation: no kernel
+
 ROOT = Path(__file__).resolve().parent.parent
 
 SPEC_MESSAGES = """

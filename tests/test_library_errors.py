@@ -189,10 +189,10 @@ def test_a_program_of_the_wrong_type_names_both_types(lib_obj: bpfman.Object) ->
     assert lib_obj.links == ()
 
 
+@pytest.mark.requires("cgroup")
 def test_attach_cgroup_without_a_type_takes_the_sections(bpf_obj, lib_obj) -> None:
     root = bpfman.features.cgroup2_mount()
-    if root is None:
-        pytest.skip(bpfman.features.probe("cgroup").detail)
+    assert root is not None
     path = os.path.join(root, f"pybpfman-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     os.mkdir(path)
     try:

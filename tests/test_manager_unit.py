@@ -8,6 +8,8 @@ from bpfman.manager import parse, placement
 from bpfman.manager.models import BpfmanType, ProgramRequest
 from bpfman.manager.reconcile import State, find_problems
 
+pytestmark = pytest.mark.pure  # no kernel, no root
+
 
 def test_program_requests() -> None:
     got = parse.program_requests(["tracepoint:a kprobe:b", "fentry:c:do_unlinkat", "uretprobe:d"])

@@ -102,6 +102,7 @@ def mapped_libc() -> str:
 # --------------------------------------------------------------------------- pure: sections
 
 
+@pytest.mark.pure
 @pytest.mark.parametrize(
     ("section", "kind", "args", "needs", "feature"),
     [
@@ -521,8 +522,7 @@ def test_perf_event_software_clock(bpf_obj) -> None:
 @pytest.fixture
 def cgroup_dir() -> Iterator[str]:
     root = features.cgroup2_mount()
-    if root is None:
-        pytest.skip(features.probe("cgroup").detail)
+    assert root is not None  # the tests using this fixture require("cgroup")
     path = os.path.join(root, f"pybpfman-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     os.mkdir(path)
     yield path
@@ -545,6 +545,7 @@ for _ in range(3):
 """
 
 
+@pytest.mark.requires("cgroup")
 def test_cgroup_skb_egress_and_sock_create(bpf_obj, cgroup_dir: str) -> None:
     with load_only(bpf_obj("tracing"), "cg_egress", "cg_sock") as obj:
         egress = obj.programs["cg_egress"].attach(path=cgroup_dir)  # cgroup_skb/egress
