@@ -51,9 +51,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         missing = _missing_feature(tuple(needed))
         if missing:
             item.add_marker(pytest.mark.skip(reason=missing))
-    if root and not os.environ.get("PYBPFMAN_SKIP_BUILD"):
-        if any(not item.get_closest_marker("pure") for item in items):
-            subprocess.run(["make", "-s", "-C", str(ROOT), "bpf"], check=True)
+    kernel_tests = any(not item.get_closest_marker("pure") for item in items)
+    if root and kernel_tests and not os.environ.get("PYBPFMAN_SKIP_BUILD"):
+        subprocess.run(["make", "-s", "-C", str(ROOT), "bpf"], check=True)
 
 
 def _missing_feature(names: tuple[str, ...]) -> str:
