@@ -20,6 +20,9 @@ UPSTREAM_OBJ := $(patsubst $(UPSTREAM_DIR)/%.c,$(BUILD)/tests/upstream/%.o,$(UPS
 UPSTREAM_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -I$(UPSTREAM_DIR)/include \
 	-I/usr/include/$(shell $(CLANG) -print-multiarch 2>/dev/null || echo x86_64-linux-gnu) -Wall
 DISPATCH_SRC := $(wildcard bpf/dispatchers/*.bpf.c)
+# the library guide's examples (docs/library.md): each script loads the object next to it
+GUIDE_SRC   := $(wildcard examples/*.bpf.c)
+GUIDE_OBJ   := $(patsubst %.bpf.c,%.bpf.o,$(GUIDE_SRC))
 DISPATCH_OBJ := $(patsubst bpf/dispatchers/%.bpf.c,src/bpfman/data/%.bpf.o,$(DISPATCH_SRC))
 
 .PHONY: all setup bpf proto demo test vmtest lint check clean
@@ -51,11 +54,14 @@ $(BUILD)/tests/%.bpf.o: tests/bpf/%.bpf.c $(BUILD)/vmlinux.h $(wildcard bpf/incl
 	@mkdir -p $(BUILD)/tests
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
+examples/%.bpf.o: examples/%.bpf.c $(BUILD)/vmlinux.h
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
 $(BUILD)/tests/upstream/%.o: $(UPSTREAM_DIR)/%.c $(wildcard $(UPSTREAM_DIR)/*/*.h $(UPSTREAM_DIR)/include/*/*.h)
 	@mkdir -p $(@D)
 	$(CLANG) $(UPSTREAM_CFLAGS) -c $< -o $@
 
-bpf: $(EXAMPLE_OBJ) $(DISPATCH_OBJ) $(TEST_OBJ) $(UPSTREAM_OBJ)
+bpf: $(EXAMPLE_OBJ) $(DISPATCH_OBJ) $(TEST_OBJ) $(UPSTREAM_OBJ) $(GUIDE_OBJ)
 	@$(PY) -m compileall -q src  # byte-code on disk: the CLI starts faster (PYTHONDONTWRITEBYTECODE)
 
 # the daemon's Python code (src/bpfman/server/{bpfman,csi}_pb2*) from proto/{bpfman,csi}/v1/*.proto;
@@ -82,12 +88,13 @@ VENV_PY ?= python3
 	touch $@
 
 lint: .stamp-venv
-	.venv/bin/ruff check src tests bench vm dist/image
+	.venv/bin/ruff check src tests bench vm dist/image examples
 	.venv/bin/lint-imports --no-cache
 	.venv/bin/mypy
 	.venv/bin/mypy --strict vm dist/image
+	.venv/bin/mypy --strict examples
 
 check: lint test
 
 clean:
-	rm -rf $(BUILD) .stamp-setup .stamp-venv
+	rm -rf $(BUILD) .stamp-setup .stamp-venv examples/*.bpf.o

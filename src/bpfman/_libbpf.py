@@ -553,7 +553,7 @@ def _on_print(level: int, fmt: bytes | None, va: int | None) -> int:
     for sink in wanted:
         (sink.debug if level == LIBBPF_DEBUG else sink).append(text)
     if log.isEnabledFor(pylevel):
-        log.log(pylevel, "%s", text.rstrip("\n"))
+        log.log(pylevel, "%s", text.removeprefix("libbpf: ").rstrip("\n"))
     return 0
 
 
