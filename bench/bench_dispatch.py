@@ -38,7 +38,7 @@ from bpfman import features  # noqa: E402
 from bpfman.attach import xdp as xdp_attach  # noqa: E402
 from bpfman.dispatch import Hook, Member, Slot, apply  # noqa: E402
 from bpfman.dispatch.extension import load_extension  # noqa: E402
-from netutil import udp_probe  # noqa: E402
+from support.net import udp_probe  # noqa: E402
 
 OBJ = str(ROOT / "build" / "tests" / "dispatch.bpf.o")
 PROG = "xdp_noop"

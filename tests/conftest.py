@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from clitool import Cli
+    from support.cli import Cli
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build" / "tests"
@@ -215,7 +215,7 @@ def no_residue(request: pytest.FixtureRequest) -> Iterator[None]:
 @pytest.fixture
 def cli() -> Iterator[Cli]:
     """The bpfman CLI with a private runtime dir; the test must leave it empty."""
-    from clitool import Cli
+    from support.cli import Cli
 
     c = Cli()
     yield c

@@ -20,7 +20,7 @@ from bpfman.attach import xdp as xdp_attach
 from bpfman.manager import reconcile
 from bpfman.manager.core import AttachSpec, LoadSpec, Manager, parse_requests
 from bpfman.manager.models import BpfmanType
-from netutil import (
+from support.net import (
     TC_DROP,
     TC_EGRESS,
     TC_INGRESS,
@@ -300,7 +300,7 @@ def test_image_loaded_programs_share_a_hook(cli, mgr, bpf_obj, veth) -> None:
 
     from bpfman.images import build
     from bpfman.manager.images import prepare_load
-    from registryutil import LocalRegistry
+    from support.registry import LocalRegistry
 
     reg = LocalRegistry()
     try:

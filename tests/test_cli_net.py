@@ -8,7 +8,7 @@ import pytest
 
 import bpfman
 from bpfman import features, netns
-from netutil import TC_EGRESS, TC_INGRESS, XDP_DROP, XDP_PASS, VethPair, qdiscs
+from support.net import TC_EGRESS, TC_INGRESS, XDP_DROP, XDP_PASS, VethPair, qdiscs
 
 
 @pytest.fixture

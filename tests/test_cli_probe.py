@@ -60,7 +60,7 @@ def test_shell_completion(cli) -> None:
     assert "_BPFMAN_COMPLETE=bash_complete" in script and "complete -o nosort" in script
     assert "compdef" in cli("completion", "zsh").out
 
-    from clitool import BPFMAN
+    from support.cli import BPFMAN
 
     def complete(line: str) -> list[str]:
         words = line.split(" ")

@@ -24,8 +24,8 @@ import bpfman
 from bpfman.server import bpfman_pb2 as pb
 from bpfman.server import csi_pb2 as csi
 from bpfman.server import csi_pb2_grpc as csi_grpc
-from clitool import Cli
-from daemonutil import FAST_RECONNECT, START_TIMEOUT, Daemon
+from support.cli import Cli
+from support.daemon import FAST_RECONNECT, START_TIMEOUT, Daemon
 
 C = grpc.StatusCode
 GROUP = 2000

@@ -22,7 +22,7 @@ from bpfman.attach import xdp as xdp_attach
 from bpfman.dispatch import Hook, Member, Slot, State, apply, config
 from bpfman.dispatch.extension import load_extension
 from bpfman.link import Link
-from netutil import VethPair, qdiscs, udp_probe
+from support.net import VethPair, qdiscs, udp_probe
 
 XDP_PASS, XDP_DROP = 2, 1
 

@@ -21,17 +21,17 @@ import grpc
 import pytest
 
 import bpfman
-import daemonutil
 from bpfman import features
 from bpfman.kinds import ProgramType
 from bpfman.server import bpfman_pb2 as pb
 from bpfman.server import bpfman_pb2_grpc as pb_grpc
-from clitool import BPFMAN, Cli
-from daemonutil import FAST_RECONNECT, Daemon
-from netutil import TC_INGRESS, TCX_A, XDP_DROP, XDP_PASS, VethPair
+from support import daemon as daemon_support
+from support.cli import BPFMAN, Cli
+from support.daemon import FAST_RECONNECT, Daemon
+from support.net import TC_INGRESS, TCX_A, XDP_DROP, XDP_PASS, VethPair
 
 C = grpc.StatusCode
-daemon, rpc = daemonutil.daemon, daemonutil.rpc  # the module's daemon (pytest fixtures)
+daemon, rpc = daemon_support.daemon, daemon_support.rpc  # the module's daemon (pytest fixtures)
 
 
 def pid_bytes() -> bytes:

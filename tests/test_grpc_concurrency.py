@@ -17,11 +17,11 @@ import traceback
 import grpc
 import pytest
 
-import daemonutil
 from bpfman.server import bpfman_pb2 as pb
-from clitool import BPFMAN
+from support import daemon as daemon_support
+from support.cli import BPFMAN
 
-daemon, rpc = daemonutil.daemon, daemonutil.rpc  # the module's daemon (pytest fixtures)
+daemon, rpc = daemon_support.daemon, daemon_support.rpc  # the module's daemon (pytest fixtures)
 
 THREADS = 4
 OPS = 25

@@ -24,7 +24,6 @@ import grpc
 import pytest
 
 import bpfman
-import daemonutil
 from bpfman import netns
 from bpfman.attach import tcx
 from bpfman.attach import xdp as xdp_attach
@@ -32,9 +31,10 @@ from bpfman.manager import views
 from bpfman.manager.core import Manager
 from bpfman.server import bpfman_pb2 as pb
 from bpfman.server import bpfman_pb2_grpc as pb_grpc
-from clitool import Cli
-from daemonutil import EMPTY_DB
-from netutil import (
+from support import daemon as daemon_support
+from support.cli import Cli
+from support.daemon import EMPTY_DB
+from support.net import (
     TC_DROP,
     TC_EGRESS,
     TC_INGRESS,
@@ -49,7 +49,7 @@ from netutil import (
 )
 
 C = grpc.StatusCode
-daemon, rpc = daemonutil.daemon, daemonutil.rpc  # the module's daemon (pytest fixtures)
+daemon, rpc = daemon_support.daemon, daemon_support.rpc  # the module's daemon (pytest fixtures)
 pytestmark = pytest.mark.kernel_feature
 Stub = pb_grpc.BpfmanStub
 

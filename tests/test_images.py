@@ -26,7 +26,7 @@ from bpfman.images import build, signing
 from bpfman.images.layout import OCI_INDEX
 from bpfman.images.reference import parse
 from bpfman.images.registry import Registry
-from registryutil import LocalRegistry, free_port
+from support.registry import LocalRegistry, free_port
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def registry() -> Iterator[LocalRegistry]:
 @pytest.fixture(scope="module")
 def basic_image(registry: LocalRegistry, bpf_obj) -> str:
     """tests' basic.bpf.o as a single-arch image, built and pushed by the CLI."""
-    from clitool import Cli
+    from support.cli import Cli
 
     url = registry.url("tests/basic:v1")
     cli = Cli()
@@ -111,7 +111,7 @@ def test_grpc_pull_and_load_an_image(cli, registry, basic_image, tmp_path) -> No
     import grpc
 
     from bpfman.server import bpfman_pb2 as pb
-    from daemonutil import Daemon
+    from support.daemon import Daemon
 
     d = Daemon(cli, str(tmp_path / "bpfman.sock")).ready()
     try:

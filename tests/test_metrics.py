@@ -20,9 +20,9 @@ import bpfman
 from bpfman.manager.errors import InputError
 from bpfman.server import bpfman_pb2 as pb
 from bpfman.server.metrics import ProgramStats, Snapshot, families, parse_address
-from clitool import BPFMAN, Cli
-from daemonutil import START_TIMEOUT, Daemon
-from registryutil import free_port
+from support.cli import BPFMAN, Cli
+from support.daemon import START_TIMEOUT, Daemon
+from support.registry import free_port
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 

@@ -10,7 +10,7 @@ import pytest
 
 import bpfman
 from bpfman import netns
-from netutil import VethPair
+from support.net import VethPair
 
 
 @pytest.fixture

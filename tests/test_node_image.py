@@ -37,11 +37,11 @@ from bpfman.images.reference import parse
 from bpfman.images.registry import Registry
 from bpfman.server import bpfman_pb2 as pb
 from bpfman.server import bpfman_pb2_grpc as pb_grpc
-from clitool import Cli
 from conftest import BUILD, ROOT
-from daemonutil import FAST_RECONNECT, START_TIMEOUT
-from netutil import XDP_DROP, VethPair
-from registryutil import LocalRegistry
+from support.cli import Cli
+from support.daemon import FAST_RECONNECT, START_TIMEOUT
+from support.net import XDP_DROP, VethPair
+from support.registry import LocalRegistry
 
 sys.path.insert(0, str(ROOT / "dist" / "image"))
 import nodeimage

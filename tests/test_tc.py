@@ -15,7 +15,7 @@ import bpfman
 from bpfman import netns
 from bpfman.attach import tc
 from bpfman.kinds import LinkType
-from netutil import TC_DROP, TC_EGRESS, TC_INGRESS, VethPair, counter, qdiscs, udp_probe
+from support.net import TC_DROP, TC_EGRESS, TC_INGRESS, VethPair, counter, qdiscs, udp_probe
 
 TC_ACT_OK, TC_ACT_SHOT = 0, 2
 

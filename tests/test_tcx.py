@@ -10,7 +10,7 @@ import pytest
 import bpfman
 from bpfman.attach import tcx
 from bpfman.kinds import AttachType, LinkType
-from netutil import TCX_A, TCX_B, TCX_STOP, VethPair, counter, udp_probe
+from support.net import TCX_A, TCX_B, TCX_STOP, VethPair, counter, udp_probe
 
 TCX_NEXT_RETVAL = 0xFFFFFFFF  # -1 as the u32 test_run reports
 

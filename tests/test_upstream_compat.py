@@ -20,7 +20,7 @@ import pytest
 
 import bpfman
 from bpfman import elf
-from registryutil import LocalRegistry
+from support.registry import LocalRegistry
 
 UPSTREAM = Path(__file__).resolve().parent.parent / "build" / "tests" / "upstream"
 EXAMPLES = ["xdp_counter", "tc_counter", "tcx_counter", "tracepoint_counter", "uprobe_counter",

@@ -14,7 +14,7 @@ import bpfman
 from bpfman import netns
 from bpfman.attach import xdp
 from bpfman.kinds import LinkType
-from netutil import XDP_DROP, XDP_PASS, XDP_PASS2, VethPair, counter, udp_probe
+from support.net import XDP_DROP, XDP_PASS, XDP_PASS2, VethPair, counter, udp_probe
 
 XDP_DROP_VERDICT, XDP_PASS_VERDICT = 1, 2
 

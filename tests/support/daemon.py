@@ -3,7 +3,7 @@
 Also the module-scoped ``daemon`` fixture (one daemon for a test module, on a
 socket in a tmp dir, with its own runtime dir) and the ``rpc`` fixture (its
 stub and CLI; the test must leave the runtime empty). A test module takes
-them as ``daemon, rpc = daemonutil.daemon, daemonutil.rpc``.
+them as ``daemon, rpc = daemon_support.daemon, daemon_support.rpc``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import grpc
 import pytest
 
 from bpfman.server import bpfman_pb2_grpc as pb_grpc
-from clitool import BPFMAN, Cli
+from support.cli import BPFMAN, Cli
 
 # the client retries every 20 ms while the daemon starts (gRPC's default backoff is 1 s)
 FAST_RECONNECT = [("grpc.initial_reconnect_backoff_ms", 20)]
