@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bpfman import features
-from netutil import VethPair
+from support.net import VethPair
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
