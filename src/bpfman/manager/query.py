@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bpfman.ids import program_ids
@@ -13,11 +14,23 @@ from bpfman.manager.readonly import public as public
 if TYPE_CHECKING:
     from bpfman.manager.core import Manager
 
+# a kernel program's KernelProgramInfo by id, None when it is gone (views.kernel_info_by_id,
+# or the daemon's cache of it: bpfman.server.reads)
+KernelReader = Callable[[int], dict[str, Any] | None]
 
-def program_result(mgr: Manager, prog_id: int) -> dict[str, Any]:
-    """GetResponse of one program (bpfman's or not), plus its type word for tables."""
-    rec = mgr.store.program(prog_id)
-    kernel = views.kernel_info_by_id(prog_id)
+
+def program_result(
+    mgr: Manager, prog_id: int, read_kernel: KernelReader | None = None
+) -> dict[str, Any]:
+    """GetResponse of one program (bpfman's or not), plus its type word for tables.
+
+    The store is read in one snapshot (``Store.snapshot``): a writer committing
+    meanwhile is seen entirely or not at all.
+    """
+    with mgr.store.snapshot():
+        rec = mgr.store.program(prog_id)
+        info = views.program_info(mgr, rec) if rec is not None else None
+    kernel = (read_kernel or views.kernel_info_by_id)(prog_id)
     if rec is not None and kernel is not None and kernel["tag"] != rec.tag:
         kernel = None  # the id was reused by someone else: not ours
     if kernel is None:
@@ -26,11 +39,9 @@ def program_result(mgr: Manager, prog_id: int) -> dict[str, Any]:
                 f"program {prog_id} is in the database but not in the kernel (run bpfman gc)"
             )
         raise NotFoundError(f"no program with id {prog_id}")
-    out: dict[str, Any] = {"kernel_info": kernel}
-    if rec is not None:
-        out = {"info": views.program_info(mgr, rec), "kernel_info": kernel}
-        out["_type_word"] = rec.type_word
-    return out
+    if rec is None:
+        return {"kernel_info": kernel}
+    return {"info": info, "kernel_info": kernel, "_type_word": rec.type_word}
 
 
 class TypeFilter:
@@ -75,25 +86,36 @@ def list_programs(
     program_type: str | None,
     selector: dict[str, str],
     brief: bool = False,
+    read_kernel: KernelReader | None = None,
+    kernel_ids: Sequence[int] | None = None,
 ) -> list[dict[str, Any]]:
     """ListResponse results: bpfman's programs (and, with *show_all*, every other one).
 
     With *brief* each ``kernel_info`` holds only what the CLI's table shows
     (``views.kernel_brief_by_id``: id, name, program_type, tag), read without
-    map ids, load-time formatting or a /proc read per program.
+    map ids, load-time formatting or a /proc read per program. *read_kernel*
+    and *kernel_ids* (the kernel's program ids, for *show_all*) replace the
+    live reads when the caller has them. The store is read in one snapshot.
     """
     type_filter = TypeFilter(program_type)
-    read_kernel = views.kernel_brief_by_id if brief else views.kernel_info_by_id
-    records = {r.id: r for r in mgr.store.programs()}
+    if read_kernel is None:
+        read_kernel = views.kernel_brief_by_id if brief else views.kernel_info_by_id
+    with mgr.store.snapshot():
+        records = {r.id: r for r in mgr.store.programs()}
+        stored_links = mgr.store.links()
     links: dict[int, list[int]] = {}
-    for link in mgr.store.links():
+    for link in stored_links:
         links.setdefault(link.program_id, []).append(link.id)
     users: dict[int, list[int]] = {}
     for r in records.values():
         if r.map_owner_id is not None and r.map_owner_id != r.id:
             users.setdefault(r.map_owner_id, []).append(r.id)
     out: list[dict[str, Any]] = []
-    ids = sorted(set(program_ids()) | set(records)) if show_all else sorted(records)
+    if show_all:
+        in_kernel = program_ids() if kernel_ids is None else kernel_ids
+        ids = sorted(set(in_kernel) | set(records))
+    else:
+        ids = sorted(records)
     for prog_id in ids:
         rec = records.get(prog_id)
         if rec is None and (selector or type_filter.needs_record()):

@@ -104,6 +104,19 @@ class Store:
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])
 
     @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads in one snapshot of the database (a WAL read transaction: it neither waits
+        for a writer nor sees half of one); inside a transaction already, that one."""
+        if self.db.in_transaction:
+            yield
+            return
+        self.db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.db.execute("COMMIT")
+
+    @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         self.db.execute("BEGIN IMMEDIATE")
         try:

@@ -101,6 +101,7 @@ def _serve(opts: Options, servicer: BpfmanServicer) -> None:
             server.stop(GRACE_S).wait()
     finally:
         workers.shutdown(wait=True)  # each worker's Manager (its SQLite connection) closes
+        servicer.close()
 
 
 def _wait(stop: StopSignals, servicer: BpfmanServicer, idle_timeout: float | None) -> None:

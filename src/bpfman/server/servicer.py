@@ -24,6 +24,7 @@ from bpfman.manager import query
 from bpfman.server import bpfman_pb2 as pb
 from bpfman.server import bpfman_pb2_grpc as pb_grpc
 from bpfman.server import bytecode, translate
+from bpfman.server.reads import Reads
 from bpfman.server.status import status_of
 
 if TYPE_CHECKING:
@@ -97,6 +98,21 @@ class BpfmanServicer(pb_grpc.BpfmanServicer):
         self.activity = Activity()
         self.observe = observe  # told of each request (the metrics)
         self._local = threading.local()  # a thread's Manager closes when the thread ends
+        self._reads: Reads | None = None
+        self._reads_lock = threading.Lock()
+
+    def reads(self, mgr: Manager) -> Reads:
+        """List and Get answers shared by every worker thread (made with the first)."""
+        with self._reads_lock:
+            if self._reads is None:
+                self._reads = Reads(mgr.paths.db)
+            return self._reads
+
+    def close(self) -> None:
+        with self._reads_lock:
+            if self._reads is not None:
+                self._reads.close()
+                self._reads = None
 
     def manager(self) -> Manager:
         """This thread's Manager (made on its first request)."""
@@ -137,14 +153,8 @@ class BpfmanServicer(pb_grpc.BpfmanServicer):
 
     @rpc
     def List(self, request: pb.ListRequest, context: grpc.ServicerContext) -> pb.ListResponse:
-        program_type = str(request.program_type) if request.HasField("program_type") else None
-        results = query.list_programs(
-            self.manager(),
-            show_all=not request.bpfman_programs_only,
-            program_type=program_type,
-            selector=dict(request.match_metadata),
-        )
-        return translate.list_response(results)
+        mgr = self.manager()
+        return self.reads(mgr).list(mgr, request)
 
     @rpc
     def PullBytecode(
@@ -155,7 +165,8 @@ class BpfmanServicer(pb_grpc.BpfmanServicer):
 
     @rpc
     def Get(self, request: pb.GetRequest, context: grpc.ServicerContext) -> pb.GetResponse:
-        return translate.get_response(query.program_result(self.manager(), request.id))
+        mgr = self.manager()
+        return self.reads(mgr).get(mgr, request.id)
 
 
 def add_to_server(servicer: BpfmanServicer, server: grpc.Server) -> None:
