@@ -325,6 +325,7 @@ def test_fast_table_matches_click_commands() -> None:
         (["--runtime-dir=X", "list", "programs", "--all", "-o", "json"], True),
         (["--log", "warn", "get", "program", "7", "--output=json"], True),
         (["get", "program", "-o", "table", "7"], True),
+        (["list", "program", "-a"], True),
         (["list", "programs", "--help"], False),
         (["--log", "debug", "list", "programs"], False),
         (["list", "programs", "-o", "xml"], False),

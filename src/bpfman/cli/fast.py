@@ -45,11 +45,18 @@ GLOBAL: dict[str, tuple[str, object]] = {
 }
 
 # (group, command) -> (option -> (parameter, kind), positional parameters)
+LIST_PROGRAMS: tuple[dict[str, tuple[str, object]], tuple[str, ...]] = (
+    {
+        "-a": ("show_all", FLAG),
+        "--all": ("show_all", FLAG),
+        "-o": ("output", OUTPUT),
+        "--output": ("output", OUTPUT),
+    },
+    (),
+)
 FAST: dict[tuple[str, str], tuple[dict[str, tuple[str, object]], tuple[str, ...]]] = {
-    ("list", "programs"): (
-        {"--all": ("show_all", FLAG), "-o": ("output", OUTPUT), "--output": ("output", OUTPUT)},
-        (),
-    ),
+    ("list", "programs"): LIST_PROGRAMS,
+    ("list", "program"): LIST_PROGRAMS,  # upstream's name (manage.AliasGroup)
     ("get", "program"): (
         {"-o": ("output", OUTPUT), "--output": ("output", OUTPUT)},
         ("program_id",),
@@ -164,6 +171,7 @@ def _get_program(db: Any, program_id: int, output: str = "table") -> str | None:
 
 RUN: dict[tuple[str, str], Callable[..., str | None]] = {
     ("list", "programs"): _list_programs,
+    ("list", "program"): _list_programs,
     ("get", "program"): _get_program,
 }
 
