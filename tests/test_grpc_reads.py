@@ -15,13 +15,13 @@ import pytest
 from google.protobuf import json_format
 
 import bpfman
-import daemonutil
 from bpfman.manager.lock import WriterLock
 from bpfman.manager.paths import Paths
 from bpfman.server import bpfman_pb2 as pb
 from bpfman.server import translate
+from support import daemon as daemon_support
 
-daemon, rpc = daemonutil.daemon, daemonutil.rpc  # the module's daemon (pytest fixtures)
+daemon, rpc = daemon_support.daemon, daemon_support.rpc  # the module's daemon (pytest fixtures)
 
 TRACEPOINT = pb.AttachInfo(
     tracepoint_attach_info=pb.TracepointAttachInfo(tracepoint="syscalls/sys_enter_getppid")

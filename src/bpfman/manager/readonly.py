@@ -132,6 +132,19 @@ def kernel_info_by_id(prog_id: int) -> dict[str, Any] | None:
         os.close(fd)
 
 
+def in_kernel(prog_id: int) -> bool:
+    """Whether a program with kernel id *prog_id* is loaded (an fd opened and closed)."""
+    from bpfman import _sys
+    from bpfman.errors import BpfError
+
+    try:
+        fd = _sys.fd_from_id("prog", prog_id)
+    except BpfError:
+        return False
+    os.close(fd)
+    return True
+
+
 def kernel_brief_by_id(prog_id: int) -> dict[str, Any] | None:
     """The part of KernelProgramInfo ``list programs``' table shows (id, name,
     program_type), plus the tag that tells our program from a reused id; None if gone.

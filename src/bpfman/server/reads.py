@@ -28,16 +28,14 @@ confuses them. Caveat: a program given another map after load
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
-from bpfman import _sys
-from bpfman.errors import BpfError
+from bpfman.ids import program_ids
 from bpfman.manager import query
-from bpfman.manager.readonly import kernel_info_by_id
+from bpfman.manager.readonly import in_kernel, kernel_info_by_id
 from bpfman.server import bpfman_pb2 as pb
 from bpfman.server import translate
 
@@ -106,7 +104,7 @@ class Reads:
     def _kept_list(self, key: bytes) -> tuple[tuple[int, tuple[int, ...]], pb.ListResponse | None]:
         """(what an answer to *key* must be made of now, the kept answer if it is that)."""
         version = self.store_version()
-        ids = tuple(_sys.ids("prog"))
+        ids = tuple(program_ids())
         self._forget(set(ids))
         kept = self._lists.get(key)
         if kept is not None and kept[0] == (version, ids):
@@ -155,7 +153,7 @@ class Reads:
 
     def get(self, mgr: Manager, prog_id: int) -> pb.GetResponse:
         version = self.store_version()
-        if _in_kernel(prog_id):
+        if in_kernel(prog_id):
             kept = self._gets.get(prog_id)
             if kept is not None and kept[0] == version:
                 return kept[1]
@@ -172,11 +170,3 @@ class Reads:
                 self._gets.popitem(last=False)
         return response
 
-
-def _in_kernel(prog_id: int) -> bool:
-    try:
-        fd = _sys.fd_from_id("prog", prog_id)
-    except BpfError:
-        return False
-    os.close(fd)
-    return True
