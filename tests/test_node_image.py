@@ -12,7 +12,8 @@ podman), the pulled layer is unpacked and run under systemd-nspawn (which
 cannot share the host's pid namespace: /proc is the host's at /host/proc).
 The test prints which runtime ran it. The host then drives the daemon over
 its socket: load, attach xdp in a network namespace and a tracepoint, list,
-detach, unload, with the data path checked through the pinned maps.
+detach, unload, with the data path checked through the pinned maps; and asks
+the CSI plugin (``--csi-support``, as the DaemonSet passes it) who it is.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ from bpfman.images.reference import parse
 from bpfman.images.registry import Registry
 from bpfman.server import bpfman_pb2 as pb
 from bpfman.server import bpfman_pb2_grpc as pb_grpc
+from bpfman.server import csi_pb2 as csi
+from bpfman.server import csi_pb2_grpc as csi_grpc
 from conftest import BUILD, ROOT
 from support.cli import Cli
 from support.daemon import FAST_RECONNECT, START_TIMEOUT
@@ -49,6 +52,8 @@ import nodeimage
 pytestmark = pytest.mark.slow
 NSPAWN = shutil.which("systemd-nspawn")
 MMDEBSTRAP = shutil.which("mmdebstrap")
+ARGS = ["--csi-support"]  # what the operator's DaemonSet passes to the image's entrypoint
+NODE = "node-image-test"
 
 
 def test_containerfile_installs_what_the_built_image_has() -> None:
@@ -125,7 +130,7 @@ def run_podman(image: str, binds: list[tuple[str, str]], objects: Path) -> Conta
     cmd = ["podman", "run", "--rm", "--privileged", "--network=host", "--pid=host"]
     for host, inside in binds:
         cmd += ["-v", f"{host}:{inside}"]
-    cmd += ["-v", f"{objects}:{objects}:ro", image]
+    cmd += ["-v", f"{objects}:{objects}:ro", "-e", f"KUBE_NODE_NAME={NODE}", image, *ARGS]
     c = Container(subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True))
     c.runtime = "podman (--privileged --network=host --pid=host)"
     return c
@@ -142,7 +147,8 @@ def run_nspawn(
     cmd += [f"--bind={host}:{inside}" for host, inside in binds]
     cmd += [f"--bind-ro={objects}"]
     cmd += [f"--setenv={e}" for e in config["config"].get("Env", [])]
-    cmd += ["--", *config["config"]["Entrypoint"]]
+    cmd += [f"--setenv=KUBE_NODE_NAME={NODE}"]
+    cmd += ["--", *config["config"]["Entrypoint"], *ARGS]
     c = Container(subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True))
     c.runtime = (
         "systemd-nspawn (the pulled layer unpacked; all capabilities, bpf/perf_event_open"
@@ -217,6 +223,11 @@ def test_node_image_serves_bpfman_to_the_host(tmp_path, bpf_obj, capsys) -> None
             raise AssertionError(f"bpfman serve in the container: rc {rc}\n{err}") from None
         with channel:
             drive(pb_grpc.BpfmanStub(channel), cli, bpf_obj, veth)
+        with grpc.insecure_channel(f"unix:{cli.runtime}/csi/csi.sock") as csi_channel:
+            info = csi_grpc.IdentityStub(csi_channel).GetPluginInfo(csi.GetPluginInfoRequest())
+            assert info.name == "csi.bpfman.io"
+            node = csi_grpc.NodeStub(csi_channel).NodeGetInfo(csi.NodeGetInfoRequest())
+            assert node.node_id == NODE
         rc, err = container.stop()
         container = None
         assert rc == 0 and "Traceback" not in err, err
