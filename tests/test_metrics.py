@@ -6,6 +6,7 @@ program (nobody else runs it), so the count grows by exactly the repeats.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import time
@@ -130,7 +131,7 @@ def test_standalone_metrics_command(bpf_obj) -> None:
     cli = Cli()
     address = f"127.0.0.1:{free_port()}"
     proc = subprocess.Popen(
-        [BPFMAN, "--runtime-dir", cli.runtime, "metrics", address],
+        [BPFMAN, "--runtime-dir", cli.runtime, "--log", "info", "metrics", address],
         env=cli.env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -151,6 +152,19 @@ def test_standalone_metrics_command(bpf_obj) -> None:
         assert named(samples, "bpfman_programs") == {frozenset({("type", "xdp")}): 1}
         assert named(samples, "bpfman_rpc_requests_total") == {}  # no daemon, no requests
 
+        assert value(samples, "bpfman_state_readable") == 1
+        db = f"{cli.runtime}/db/bpfman.db"
+        os.rename(db, db + ".saved")
+        try:
+            with open(db, "wb") as f:
+                f.write(b"not a database" * 100)
+            broken = scrape(address)
+            assert value(broken, "bpfman_state_readable") == 0
+            assert named(broken, "bpfman_programs") == {}
+        finally:
+            os.replace(db + ".saved", db)
+        assert value(scrape(address), "bpfman_state_readable") == 1
+
         busy = cli("metrics", address, rc=1)
         assert (
             busy.err.strip() == f"Error: cannot serve metrics on {address}: Address already in use"
@@ -164,6 +178,7 @@ def test_standalone_metrics_command(bpf_obj) -> None:
         _, err = proc.communicate(timeout=15)
         cli.cleanup()
     assert proc.returncode == 0 and "Traceback" not in err, err
+    assert "metrics: cannot read bpfman's state: " in err  # one line for the broken scrape
 
 
 def test_serve_refuses_a_bad_metrics_address(tmp_path) -> None:
@@ -204,5 +219,9 @@ def test_families_from_a_snapshot() -> None:
     )  # fmt: skip
     assert got["bpfman_program_run_time_seconds"][0][1] == 2.0
     assert got["bpfman_programs"] == [({"type": "xdp"}, 2)]
+    assert got["bpfman_state_readable"] == [({}, 1)]
+    unreadable = {f.name: f.samples for f in families(Snapshot(readable=False))}
+    assert unreadable["bpfman_state_readable"][0].value == 0
+    assert all(not v for k, v in unreadable.items() if k != "bpfman_state_readable")
     assert got["bpfman_links"] == [({"type": "tracepoint"}, 1), ({"type": "xdp"}, 2)]
     assert got["bpfman_maps"] == [({"type": "hash"}, 2), ({"type": "ringbuf"}, 1)]

@@ -123,7 +123,16 @@ def podman_can_run(image: str) -> bool:
     if subprocess.run(pull, capture_output=True, timeout=300).returncode != 0:
         return False
     probe = ["podman", "run", "--rm", "--entrypoint", "/usr/local/bin/bpfman", image, "--version"]
-    return subprocess.run(probe, capture_output=True, timeout=120).returncode == 0
+    if subprocess.run(probe, capture_output=True, timeout=120).returncode == 0:
+        return True
+    podman_forget(image)
+    return False
+
+
+def podman_forget(image: str) -> None:
+    """Remove *image* from podman's storage (the test leaves nothing behind)."""
+    if shutil.which("podman") is not None:
+        subprocess.run(["podman", "rmi", "-f", image], capture_output=True, timeout=120)
 
 
 def run_podman(image: str, binds: list[tuple[str, str]], objects: Path) -> Container:
@@ -192,6 +201,7 @@ def test_node_image_serves_bpfman_to_the_host(tmp_path, bpf_obj, capsys) -> None
     subprocess.run(["mount", "-t", "bpf", "bpf", cli.fs], check=True)  # the host's, as on a node
     machine = f"pbt-{uuid.uuid4().hex[:8]}"
     container: Container | None = None
+    podman_image = None
     # the namespace first: a container sees the /run/netns mounts there when it starts
     veth = VethPair("img")
     try:
@@ -202,6 +212,7 @@ def test_node_image_serves_bpfman_to_the_host(tmp_path, bpf_obj, capsys) -> None
             assert digest == nodeimage.digest(img.manifest)
             binds = mounts(Path(cli.runtime), sock_dir)
             if podman_can_run(url):
+                podman_image = url
                 container = run_podman(url, binds, BUILD)
             else:
                 assert NSPAWN, "neither podman nor systemd-nspawn (systemd-container) can run it"
@@ -236,6 +247,8 @@ def test_node_image_serves_bpfman_to_the_host(tmp_path, bpf_obj, capsys) -> None
         if container is not None:
             container.stop()
         veth.close()
+        if podman_image is not None:
+            podman_forget(podman_image)
         shutil.rmtree(f"/run/systemd/nspawn/propagate/{machine}", ignore_errors=True)
         cli.cleanup()
 

@@ -11,6 +11,7 @@ holds one for as long as it serves.
     bpfman_program_run_count_total{id,name,type}      kernel run_cnt
     bpfman_program_run_time_seconds_total{id,name,type}  kernel run_time_ns / 1e9
     bpfman_programs{type}  bpfman_links{type}  bpfman_maps{type}   counts by type
+    bpfman_state_readable  1, or 0 when the store could not be read (logged, one line)
     bpfman_rpc_requests_total{rpc,code}  bpfman_rpc_duration_seconds{rpc}  (the daemon's)
 """
 
@@ -56,6 +57,7 @@ class Snapshot:
     programs: list[ProgramStats] = field(default_factory=list)
     link_types: list[str] = field(default_factory=list)
     map_types: dict[int, str] = field(default_factory=dict)  # map id -> type name
+    readable: bool = True  # False: the store could not be read (the rest is empty)
 
 
 def snapshot(mgr: Manager) -> Snapshot:
@@ -107,7 +109,9 @@ def families(snap: Snapshot) -> list[Metric]:
         labels = [str(p.id), p.name, p.type]
         runs.add_metric(labels, p.run_cnt)
         time_.add_metric(labels, p.run_time_ns / 1e9)
-    out: list[Metric] = [runs, time_]
+    up = GaugeMetricFamily("bpfman_state_readable", "1 if this scrape could read bpfman's state")
+    up.add_metric([], 1 if snap.readable else 0)
+    out: list[Metric] = [up, runs, time_]
     counts = (
         ("bpfman_programs", "bpfman's programs by type", [p.type for p in snap.programs]),
         ("bpfman_links", "bpfman's links by type", snap.link_types),
@@ -131,8 +135,13 @@ class StateCollector(Collector):
     def collect(self) -> Iterable[Metric]:
         from bpfman.manager.core import Manager
 
-        with Manager(self.runtime_dir, config_path=self.config_path) as mgr:
-            snap = snapshot(mgr)
+        try:
+            with Manager(self.runtime_dir, config_path=self.config_path) as mgr:
+                snap = snapshot(mgr)
+        except Exception as e:  # a scrape answers, whatever the state: say it could not read
+            first = str(e).strip().splitlines()[:1] or [type(e).__name__]
+            log.warning("metrics: cannot read bpfman's state: %s", first[0])
+            snap = Snapshot(readable=False)
         return families(snap)
 
 
