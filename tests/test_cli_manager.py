@@ -55,7 +55,8 @@ def test_tracepoint_lifecycle(cli, bpf_obj) -> None:
     assert got["info"]["global_data"] == {"target_pid": __import__("base64").b64encode(
         bytes.fromhex(pid_hex())).decode()}  # fmt: skip
     text = cli("get", "program", str(prog_id)).out
-    assert "Bpfman State" in text and "Kernel State" in text and "target_pid=0x" in text
+    assert "Bpfman State" in text and "Kernel State" in text
+    assert f" Global:        target_pid={pid_hex().upper()}\n" in text  # upper-case, no 0x
     link_text = cli("get", "link", str(link_id)).out
     assert "Tracepoint:" in link_text and "syscalls/sys_enter_kill" in link_text
 

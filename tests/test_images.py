@@ -89,7 +89,9 @@ def test_load_image_attach_count_unload(cli, basic_image) -> None:
     assert "is not signed" in loaded.err  # the default policy: unsigned loads, with a warning
     info, kernel = loaded.json()[0]["info"], loaded.json()[0]["kernel_info"]
     prog_id = kernel["id"]
-    assert info["bytecode"] == {"image": {"url": basic_image, "image_pull_policy": 1}}
+    assert info["bytecode"] == {  # as upstream: the credentials' fields present and empty
+        "image": {"url": basic_image, "image_pull_policy": 1, "username": "", "password": ""}
+    }
     assert info["metadata"] == {"bpfman_application": "imgapp"}
     link = cli("attach", str(prog_id), "tracepoint", "-t", "syscalls/sys_enter_kill", "-o", "json")
     for _ in range(3):
@@ -140,6 +142,8 @@ def test_grpc_pull_and_load_an_image(cli, registry, basic_image, tmp_path) -> No
         (prog,) = d.stub.Load(request).programs
         assert prog.info.bytecode.image.url == basic_image
         assert prog.info.bytecode.image.image_pull_policy == 2
+        image = prog.info.bytecode.image
+        assert image.HasField("username") and image.username == image.password == ""
         got = d.stub.Get(pb.GetRequest(id=prog.kernel_info.id))
         assert got.info.bytecode.WhichOneof("location") == "image"
         attach = pb.AttachInfo(

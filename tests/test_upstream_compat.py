@@ -20,6 +20,7 @@ import pytest
 
 import bpfman
 from bpfman import elf
+from support.net import VethPair
 from support.registry import LocalRegistry
 
 UPSTREAM = Path(__file__).resolve().parent.parent / "build" / "tests" / "upstream"
@@ -245,3 +246,106 @@ def test_exit_status(cli, tmp_path) -> None:
                  ["attach", "notanumber", "tracepoint"]):  # fmt: skip
         cli(*args, rc=2)
     assert cli.pins() == []
+
+
+# ---------------------------------------------------------------- 4. tables as upstream prints them
+
+GO_APP = ["kprobe:kprobe_counter", "tracepoint:tracepoint_kill_recorder", "tc:stats",
+          "tcx:tcx_stats", "uprobe:uprobe_counter", "xdp:xdp_stats"]  # fmt: skip
+
+
+@pytest.fixture
+def veth() -> Iterator[VethPair]:
+    with VethPair("up") as pair:
+        yield pair
+
+
+def rows(text: str, title: str = "") -> dict[str, list[str]]:
+    """A ``get`` block as {label: [value per row]} (continuation rows join their label)."""
+    out: dict[str, list[str]] = {}
+    label = ""
+    for line in text.splitlines():
+        if not line.strip() or line.strip() in ("Bpfman State", "Kernel State"):
+            continue
+        head, sep, value = line.partition(":  ")
+        if sep and not head.startswith("   "):
+            label = head.strip()
+            out[label] = [value.strip()]
+        else:
+            out[label].append(line.strip())
+    return out
+
+
+def test_go_app_counter_tables(cli, veth) -> None:
+    # the CLI guide's "Loading Multiple Programs": the six programs of go-app-counter
+    loaded = cli("load", "file", "--path", upstream("go-app-counter/app_counter"),
+                 "--programs", *GO_APP, "--application", "go-app", "-o", "json").json()  # fmt: skip
+    prog = {p["info"]["name"]: p["kernel_info"]["id"] for p in loaded}
+    text = cli("list", "programs", "--application", "go-app").out.splitlines()
+    assert text[0].split() == ["Program", "ID", "Application", "Type", "Function", "Name", "Links"]
+    expected = {  # the kernel's 15-character function names, as upstream
+        "kprobe_counter": ["go-app", "kprobe", "kprobe_counter"],
+        "tracepoint_kill_recorder": ["go-app", "tracepoint", "tracepoint_kill"],
+        "stats": ["go-app", "tc", "stats"], "tcx_stats": ["go-app", "tcx", "tcx_stats"],
+        "uprobe_counter": ["go-app", "uprobe", "uprobe_counter"],
+        "xdp_stats": ["go-app", "xdp", "xdp_stats"],
+    }  # fmt: skip
+    by_id = sorted((i, name) for name, i in prog.items())
+    assert [line.split() for line in text[1:]] == [[str(i), *expected[n]] for i, n in by_id]
+    tp = prog["tracepoint_kill_recorder"]
+    l_tp = cli("attach", str(tp), "tracepoint", "--tracepoint", "syscalls/sys_enter_kill",
+               "-o", "json").json()  # fmt: skip
+    assert l_tp["attach"]["tracepoint_attach_info"]["metadata"] == {"bpfman_application": "go-app"}
+    l_up = cli("attach", str(prog["uprobe_counter"]), "uprobe", "-t", "libc", "-f", "malloc",
+               "--output", "json").json()  # fmt: skip
+    l_tc = cli("attach", str(prog["stats"]), "tc", "-d", "ingress", "-i", veth.host, "-p", "40",
+               "-o", "json").json()  # fmt: skip
+    l_tcx = cli("attach", str(prog["tcx_stats"]), "tcx", "--direction", "ingress",
+                "--iface", veth.host, "--priority", "22", "-o", "json").json()  # fmt: skip
+    l_xdp = cli("attach", str(prog["xdp_stats"]), "xdp", "-i", veth.peer, "-p", "30",
+                "--proceed-on", "drop", "pass", "dispatcher_return", "-n", veth.netns_path,
+                "-o", "json").json()  # fmt: skip
+    assert l_xdp["attach"]["xdp_attach_info"]["proceed_on"] == [1, 2, 31]
+
+    out = cli("get", "program", str(tp)).out
+    got = rows(out)  # a label of both blocks keeps the Kernel State's value
+    assert " BPF Function:  tracepoint_kill_recorder\n" in out
+    assert got["Links"] == [f"{l_tp['link_id']} (syscalls/sys_enter_kill)"]
+    assert got["Kernel Type"] == ["tracepoint"] and got["BPF Function"] == ["tracepoint_kill"]
+    assert got["GPL Compatible"] == ["true"] and got["JITted"] == ["true"]
+    assert got["Metadata"] == ["bpfman_application=go-app"]
+    kernel_types = {name: rows(cli("get", "program", str(i)).out)["Kernel Type"][0]
+                    for name, i in prog.items()}  # fmt: skip
+    assert kernel_types == {"kprobe_counter": "probe", "tracepoint_kill_recorder": "tracepoint",
+                            "stats": "tc", "tcx_stats": "tc", "uprobe_counter": "probe",
+                            "xdp_stats": "xdp"}  # fmt: skip
+    assert rows(cli("get", "program", str(prog["uprobe_counter"])).out)["Links"] == [
+        f"{l_up['link_id']} (libc malloc)"]  # fmt: skip
+    assert rows(cli("get", "program", str(prog["stats"])).out)["Links"] == [
+        f"{l_tc['link_id']} ({veth.host} ingress pos-0)"]  # fmt: skip
+    link = rows(cli("get", "link", str(l_xdp["link_id"])).out)
+    assert link["Proceed On"] == ["drop, pass, dispatcher_return"]
+    assert link["Network Namespace"] == [veth.netns_path]
+    # list links: the application came with attach; -p tc includes tcx
+    text = cli("list", "links", "-p", "tc").out.splitlines()
+    assert [line.split()[1:] for line in text[1:]] == [
+        [str(l_tc["link_id"]), "go-app", "tc", "stats", veth.host, "ingress", "pos-0"],
+        [str(l_tcx["link_id"]), "go-app", "tcx", "tcx_stats", veth.host, "ingress", "pos-0"],
+    ]
+    assert len(cli("list", "links", "--application", "go-app").out.splitlines()) == 1 + 5
+    for p in sorted(loaded, key=lambda p: p["info"].get("map_owner_id") is None):
+        cli("unload", str(p["kernel_info"]["id"]))
+    assert cli("list", "links").out.splitlines()[1:] == []
+
+
+def test_globals_rows(cli) -> None:
+    # the CLI guide's "Setting Global Variables" on tc_pass
+    out = cli("load", "file", "-p", upstream("integration/tc_pass"), "--programs", "tc:pass",
+              "-g", "GLOBAL_u8=01", "GLOBAL_u32=0A0B0C0D", "--application", "TcGlobal").out  # fmt: skip
+    got = rows(out)
+    assert sorted(got["Global"]) == ["GLOBAL_u32=0A0B0C0D", "GLOBAL_u8=01"]
+    assert got["Metadata"] == ["bpfman_application=TcGlobal"]
+    assert got["Kernel Type"] == ["tc"] and got["Links"] == ["None"]
+    (prog_id,) = got["Program ID"]
+    assert got["Maps Used By"] == [prog_id] and got["Map Owner ID"] == ["None"]
+    cli("unload", prog_id)

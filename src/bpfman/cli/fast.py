@@ -165,8 +165,8 @@ def _get_program(db: Any, program_id: int, output: str = "table") -> str | None:
         return None  # not found: click's path says so
     if output == "json":
         return out.json_text(readonly.public(result))
-    word = result.get("_type_word", "")
-    return out.get_program_text(result.get("info"), result["kernel_info"], word)
+    word, attachments = result.get("_type_word", ""), result.get("_attachments")
+    return out.get_program_text(result.get("info"), result["kernel_info"], word, attachments)
 
 
 RUN: dict[tuple[str, str], Callable[..., str | None]] = {

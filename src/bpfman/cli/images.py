@@ -109,6 +109,7 @@ def pull(image_url: str, registry_auth: str | None, pull_policy: str, output: st
         return
     from bpfman.cli.output import block
 
+    click.echo("Successfully downloaded bytecode")  # upstream's line, which scripts look for
     click.echo(
         block(
             "Image",

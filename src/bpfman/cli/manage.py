@@ -555,7 +555,8 @@ def _print_programs(
         return
     if len(results) == 1:
         r = results[0]
-        click.echo(get_program_text(r.get("info"), r["kernel_info"], r.get("_type_word", "")))
+        word, attachments = r.get("_type_word", ""), r.get("_attachments")
+        click.echo(get_program_text(r.get("info"), r["kernel_info"], word, attachments))
     else:
         _programs_table(results)
 

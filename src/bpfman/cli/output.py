@@ -35,11 +35,23 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
+class Rows(tuple):  # type: ignore[type-arg]
+    """A value ``block`` prints one item per row (upstream's Global, Links, Maps Used By)."""
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"  # as upstream prints booleans
+    return "None" if v in (None, "", [], {}) else str(v)
+
+
 def block(title: str, pairs: Sequence[tuple[str, Any]]) -> str:
     width = max((len(k) for k, _ in pairs), default=0)
     out = [f" {title}"]
     for k, v in pairs:
-        out.append(f" {k.ljust(width)}  {'None' if v in (None, '', [], {}) else v}")
+        items = (list(v) or [None]) if isinstance(v, Rows) else [v]
+        out.append(f" {k.ljust(width)}  {_cell(items[0])}")
+        out.extend(f" {'':{width}}  {_cell(item)}" for item in items[1:])
     return "\n".join(out)
 
 
@@ -55,6 +67,17 @@ def kv(mapping: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(mapping.items()))
 
 
+def kv_rows(mapping: dict[str, Any]) -> Rows:
+    return Rows(f"{k}={v}" for k, v in sorted(mapping.items()))
+
+
+def kernel_type(kernel: dict[str, Any]) -> str:
+    """Upstream's word for the kernel program type (``tc`` for tc and tcx, ``probe``...)."""
+    from bpfman.kinds import kernel_type_word
+
+    return kernel_type_word(int(kernel["program_type"]))
+
+
 def programs_table(results: Sequence[dict[str, Any]]) -> str:
     """``list programs``' table of ``query.list_programs`` results."""
     rows = []
@@ -62,16 +85,14 @@ def programs_table(results: Sequence[dict[str, Any]]) -> str:
         info = r.get("info")
         k = r["kernel_info"]
         if info is None:
-            from bpfman.kinds import ProgramType, name_of
-
-            rows.append([k["id"], "", name_of(ProgramType, k["program_type"]), k["name"], ""])
-        else:
+            rows.append([k["id"], "", kernel_type(k), k["name"], ""])
+        else:  # Function Name: the kernel's (15 characters), as upstream
             rows.append(
                 [
                     k["id"],
                     info["metadata"].get("bpfman_application", ""),
                     r.get("_type_word", ""),
-                    info["name"],
+                    k["name"],
                     links_cell(info["links"]),
                 ]
             )
@@ -79,14 +100,19 @@ def programs_table(results: Sequence[dict[str, Any]]) -> str:
 
 
 def program_type_word(info: dict[str, Any] | None, kernel: dict[str, Any]) -> str:
-    from bpfman.kinds import ProgramType, name_of
-
     if info is not None and "_type_word" in info:
         return str(info["_type_word"])
-    return name_of(ProgramType, int(kernel["program_type"]))
+    return kernel_type(kernel)
 
 
-def get_program_text(info: dict[str, Any] | None, kernel: dict[str, Any], type_word: str) -> str:
+def get_program_text(
+    info: dict[str, Any] | None,
+    kernel: dict[str, Any],
+    type_word: str,
+    attachments: dict[int, str] | None = None,
+) -> str:
+    """``get program``'s blocks; *attachments* (link id -> ``list links``' Attachment) make
+    the Links rows ``ID (attachment)``."""
     parts: list[str] = []
     if info is not None:
         bc = info["bytecode"]
@@ -99,8 +125,12 @@ def get_program_text(info: dict[str, Any] | None, kernel: dict[str, Any], type_w
             ]
         else:
             location = [("Path:", bc["file"])]
-        globals_text = ", ".join(
-            f"{k}=0x{binascii.a2b_base64(v).hex()}" for k, v in info["global_data"].items()
+        globals_rows = Rows(
+            f"{k}={binascii.a2b_base64(v).hex().upper()}" for k, v in info["global_data"].items()
+        )
+        attachments = attachments or {}
+        links_rows = Rows(
+            f"{i} ({attachments[i]})" if attachments.get(i) else str(i) for i in info["links"]
         )
         parts.append(
             block(
@@ -109,24 +139,22 @@ def get_program_text(info: dict[str, Any] | None, kernel: dict[str, Any], type_w
                     ("BPF Function:", info["name"]),
                     ("Program Type:", type_word),
                     *location,
-                    ("Global:", globals_text),
-                    ("Metadata:", kv(info["metadata"])),
+                    ("Global:", globals_rows),
+                    ("Metadata:", kv_rows(info["metadata"])),
                     ("Map Pin Path:", info["map_pin_path"]),
                     ("Map Owner ID:", info.get("map_owner_id")),
-                    ("Maps Used By:", ", ".join(info["map_used_by"])),
-                    ("Links:", ", ".join(str(i) for i in info["links"])),
+                    ("Maps Used By:", Rows(info["map_used_by"])),
+                    ("Links:", links_rows),
                 ],
             )
         )
-    from bpfman.kinds import ProgramType, name_of
-
     parts.append(
         block(
             "Kernel State",
             [
                 ("Program ID:", kernel["id"]),
                 ("BPF Function:", kernel["name"]),
-                ("Kernel Type:", name_of(ProgramType, int(kernel["program_type"]))),
+                ("Kernel Type:", kernel_type(kernel)),
                 ("Loaded At:", kernel["loaded_at"]),
                 ("Tag:", kernel["tag"]),
                 ("GPL Compatible:", kernel["gpl_compatible"]),
@@ -187,5 +215,5 @@ def get_link_text(link: dict[str, Any], kind: BpfmanType) -> str:
         if key == "fn_name" and kind in (BpfmanType.FENTRY, BpfmanType.FEXIT):
             value = link.get("_attach_fn")
         pairs.append((LINK_LABELS[key], value))
-    pairs.append(("Metadata:", kv(body.get("metadata", {}))))
+    pairs.append(("Metadata:", kv_rows(body.get("metadata", {}))))
     return block("Bpfman State", pairs)

@@ -21,7 +21,13 @@ from bpfman.manager import crash, hooks, parse
 from bpfman.manager.config import Config
 from bpfman.manager.errors import InputError, NotFoundError, PreconditionError
 from bpfman.manager.lock import WriterLock, WriterScope
-from bpfman.manager.models import BpfmanType, LinkRecord, ProgramRecord, ProgramRequest
+from bpfman.manager.models import (
+    APPLICATION_KEY,
+    BpfmanType,
+    LinkRecord,
+    ProgramRecord,
+    ProgramRequest,
+)
 from bpfman.manager.paths import Paths, ensure_layout, pin_name, runtime_root
 from bpfman.manager.store import Store
 from bpfman.manager.undo import Undo
@@ -201,6 +207,10 @@ class Manager:
                 )
             from bpfman.manager import attacher
 
+            app = rec.metadata.get(APPLICATION_KEY)
+            if app is not None and APPLICATION_KEY not in req.metadata:
+                # as upstream: a link carries its program's application (list links filters)
+                req = AttachSpec(req.kind, req.params, {**req.metadata, APPLICATION_KEY: app})
             prog = self.open_program(rec)
             with prog, Undo() as undo:
                 link_id = self.store.next_link_id()

@@ -35,6 +35,9 @@ LOAD_TYPES: dict[str, tuple[BpfmanType, bool]] = {
 }
 
 
+# the metadata key ``-a/--application`` sets (attach copies it into the link's metadata)
+APPLICATION_KEY = "bpfman_application"
+
 # bpfman type -> upstream's kernel-type word (kinds.kernel_type_word of the type it loads as)
 KERNEL_WORDS: dict[BpfmanType, str] = {
     BpfmanType.XDP: "xdp",

@@ -41,7 +41,9 @@ def program_result(
         raise NotFoundError(f"no program with id {prog_id}")
     if rec is None:
         return {"kernel_info": kernel}
-    return {"info": info, "kernel_info": kernel, "_type_word": rec.type_word}
+    attachments = {link.id: views.attachment(link) for link in mgr.links(rec.id)}
+    return {"info": info, "kernel_info": kernel, "_type_word": rec.type_word,
+            "_attachments": attachments}  # fmt: skip
 
 
 class TypeFilter:

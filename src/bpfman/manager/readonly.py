@@ -68,6 +68,31 @@ def type_word(kind: int, retprobe: bool) -> str:
     return TYPE_WORDS.get((kind, retprobe), str(kind))
 
 
+def attachment(kind: int, p: Mapping[str, Any]) -> str:
+    """The "Attachment" of a link of stored *kind* with parameters *p* (``list links``, and
+    ``get program``'s Links rows): ``eth0 pos-0``, ``eth0 ingress pos-1``,
+    ``syscalls/sys_enter_kill``, ``try_to_wake_up``, ``libc malloc`` (the target as given)."""
+    if kind in (0, 1, 7):  # xdp, tc, tcx
+        parts = [str(p.get("iface", ""))]
+        if p.get("direction"):
+            parts.append(str(p["direction"]))
+        parts.append(f"pos-{p.get('position', 0)}")
+        return " ".join(parts)
+    if kind == 2:  # tracepoint
+        return str(p.get("tracepoint", ""))
+    if kind == 4:  # uprobe
+        return f"{p.get('target', '')} {p.get('fn_name') or ''}".strip()
+    return str(p.get("fn_name") or "")  # kprobe, fentry/fexit
+
+
+def link_attachments(db: sqlite3.Connection, prog_id: int) -> dict[int, str]:
+    """Link id -> attachment of program *prog_id*'s links."""
+    import json
+
+    q = "SELECT id, kind, params FROM links WHERE program_id = ? ORDER BY id"
+    return {r[0]: attachment(r[1], json.loads(r[2])) for r in db.execute(q, (prog_id,))}
+
+
 # ---------------------------------------------------------------------------- kernel
 
 
@@ -192,7 +217,9 @@ def program_message(
     bytecode: dict[str, Any]
     if image_url:
         number = PULL_POLICY_NUMBER.get(pull_policy or "IfNotPresent", 1)
-        bytecode = {"image": {"url": image_url, "image_pull_policy": number}}
+        # as upstream: the credentials' fields present and empty (never the credentials)
+        image = {"url": image_url, "image_pull_policy": number, "username": "", "password": ""}
+        bytecode = {"image": image}
     else:
         bytecode = {"file": path}
     owner = map_owner_id or prog_id
@@ -288,4 +315,5 @@ def program_result(db: sqlite3.Connection, prog_id: int) -> dict[str, Any] | Non
     users = [r[0] for r in db.execute(q, (owner, owner))]
     info = _message(row, globs, meta, link_ids, users)
     word = type_word(row["kind"], bool(row["retprobe"]))
-    return {"info": info, "kernel_info": kernel, "_type_word": word}
+    attachments = link_attachments(db, prog_id)
+    return {"info": info, "kernel_info": kernel, "_type_word": word, "_attachments": attachments}

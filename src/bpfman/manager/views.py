@@ -8,7 +8,6 @@ dicts from rows there).
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
 from bpfman.manager import readonly
@@ -92,17 +91,4 @@ def link_info(mgr: Manager, link: LinkRecord) -> dict[str, Any]:
 
 def attachment(link: LinkRecord) -> str:
     """The short "Attachment" column of ``list links``."""
-    p = link.params
-    if link.kind in (BpfmanType.XDP, BpfmanType.TC, BpfmanType.TCX):
-        parts = [str(p.get("iface", ""))]
-        if p.get("direction"):
-            parts.append(str(p["direction"]))
-        parts.append(f"pos-{p.get('position', 0)}")
-        return " ".join(parts)
-    if link.kind == BpfmanType.TRACEPOINT:
-        return str(p.get("tracepoint", ""))
-    if link.kind == BpfmanType.KPROBE:
-        return str(p.get("fn_name", ""))
-    if link.kind == BpfmanType.UPROBE:
-        return f"{os.path.basename(str(p.get('target', '')))} {p.get('fn_name') or ''}".strip()
-    return str(p.get("fn_name") or "")
+    return readonly.attachment(int(link.kind), link.params)
