@@ -37,7 +37,9 @@ def test_tracepoint_lifecycle(cli, bpf_obj) -> None:
     ).json()
     link_id = attached["link_id"]
     assert attached["attach"] == {
-        "tracepoint_attach_info": {"tracepoint": "syscalls/sys_enter_kill", "metadata": {}}
+        "tracepoint_attach_info": {  # the link carries its program's application (upstream)
+            "tracepoint": "syscalls/sys_enter_kill", "metadata": {"bpfman_application": "myapp"}
+        }
     }
     for _ in range(4):
         os.kill(os.getpid(), 0)

@@ -341,7 +341,8 @@ def test_go_app_counter_tables(cli, veth) -> None:
 def test_globals_rows(cli) -> None:
     # the CLI guide's "Setting Global Variables" on tc_pass
     out = cli("load", "file", "-p", upstream("integration/tc_pass"), "--programs", "tc:pass",
-              "-g", "GLOBAL_u8=01", "GLOBAL_u32=0A0B0C0D", "--application", "TcGlobal").out  # fmt: skip
+              "-g", "GLOBAL_u8=01", "GLOBAL_u32=0A0B0C0D", "--application", "TcGlobal",
+              ).out  # fmt: skip
     got = rows(out)
     assert sorted(got["Global"]) == ["GLOBAL_u32=0A0B0C0D", "GLOBAL_u8=01"]
     assert got["Metadata"] == ["bpfman_application=TcGlobal"]
