@@ -345,6 +345,8 @@ def test_pin_from_pin_and_from_id_with_typed_views(obj, pin_dir: str) -> None:
             again.typed(c_uint32, _conf_with(**{"in": _PortsPadded}))
     with Map.from_id(settings.id) as by_id:
         assert by_id.typed(c_uint32, Conf)[1].limit == 7
+        from_btf = by_id.typed()  # types made from the kernel's copy of the map's BTF
+        assert from_btf.value_type.__name__ == "conf" and from_btf[1].limit == 7
     settings.unpin()
     assert not os.path.exists(path)
     with pytest.raises(bpfman.BpfError, match="cannot open pin"):

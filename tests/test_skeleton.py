@@ -40,6 +40,8 @@ def skel_dir(tmp_path_factory, bpf_obj) -> Path:
     out = tmp_path_factory.mktemp("skel")
     objects = {
         "syscount": example_path("syscount"),
+        "xdp_dispatcher": example_path("xdp_dispatcher"),  # shipped too: a struct global
+        "tc_dispatcher": example_path("tc_dispatcher"),
         "btftypes": bpf_obj("btftypes"),
         "maps": bpf_obj("maps"),
         "buffers": bpf_obj("buffers"),
@@ -150,6 +152,8 @@ def test_generated_classes_have_the_btf_layout(imported, bpf_obj) -> None:
     assert [(c.name, c.value) for c in mod.color] == [
         ("ZOO_RED", 1), ("ZOO_GREEN", 2), ("ZOO_BLUE", 0xFFFFFFF0),
     ]  # fmt: skip
+    conf = imported("xdp_dispatcher_skel").xdp_dispatcher_config  # the shipped dispatcher's
+    assert ctypes.sizeof(conf) > 0 and "chain_call_actions" in dict(conf._fields_)
     source = (Path(mod.__file__)).read_text()
     assert "# global bits_var: not typed: struct with_bits: field a is a bitfield" in source
 
