@@ -6,19 +6,18 @@ attached until its pin is removed. ``detach()`` detaches now, pinned or not.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import errno as _errno
 import os
 import struct
-import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bpfman import _libbpf, _sys
+from bpfman._handle import FdHandle
 from bpfman._libbpf import lib
 from bpfman.errors import ENOTSUPP, BpfError, from_errno
-from bpfman.kinds import LinkType, name_of
+from bpfman.kinds import AttachType, LinkType, name_of
 
 if TYPE_CHECKING:
     from bpfman.program import Program
@@ -60,14 +59,40 @@ def _decode_details(ltype: int, raw: bytes) -> dict[str, Any]:
     return {}
 
 
-class Link:
-    """A kernel bpf_link held by an fd."""
+def _typed(fd: int, ltype: int, details: dict[str, Any]) -> Link | None:
+    """The subclass the kernel's link type names (XDP, tcx) over *fd*; None for the others."""
+    from bpfman import netns
+    from bpfman.attach.tcx import TcxLink
+    from bpfman.attach.xdp import XdpLink
+
+    if ltype not in (LinkType.XDP, LinkType.TCX):
+        return None
+    ifindex = int(details["ifindex"])
+    iface = netns.ifname(ifindex)  # "if<index>" when in another network namespace
+    if ltype == LinkType.XDP:
+        return XdpLink(fd, ifindex=ifindex, iface=iface, mode="")  # the kernel does not say
+    egress = details["attach_type"] == AttachType.TCX_EGRESS
+    return TcxLink(fd, ifindex=ifindex, iface=iface, direction="egress" if egress else "ingress")
+
+
+class Link(FdHandle):
+    """A kernel bpf_link held by an fd.
+
+    The contract every attach kind keeps: ``info()``, ``pin(path)``/``unpin()``,
+    ``update(program)``, ``detach()``, ``close()``; a kind that cannot do one
+    raises ``BpfError`` with ``errno`` EOPNOTSUPP (a tc filter cannot be pinned, a
+    USDT link has no single fd). ``from_pin``/``from_id`` return the subclass of
+    the kernel's link type (``XdpLink``, ``TcxLink``) where there is one.
+    """
+
+    _missing_pin_ok = True  # detach() unpins: a pin someone removed already is fine
 
     def __init__(self, fd: int, *, description: str = "", pin_path: str | None = None) -> None:
-        self._fd = fd
         self.description = description
-        self.pin_path = pin_path
-        self._finalizer = weakref.finalize(self, os.close, fd)
+        self._init_handle(fd, pin_path=pin_path)
+
+    def _label(self) -> str:
+        return f"link {self.description}" if self.description else "link"
 
     # ------------------------------------------------------------------ construction
 
@@ -90,22 +115,16 @@ class Link:
         except BaseException:
             os.close(fd)
             raise
-        kind = name_of(LinkType, info.type)
-        return cls(fd, description=f"{kind} id {info.id}", pin_path=pin_path)
+        link = _typed(fd, info.type, _decode_details(info.type, bytes(info.union)))
+        if link is None:
+            kind = name_of(LinkType, info.type)
+            link = Link(fd, description=f"{kind} id {info.id}")
+        else:
+            link.description += f" id {info.id}"
+        link.pin_path = pin_path
+        return link
 
     # ------------------------------------------------------------------ basics
-
-    @property
-    def fd(self) -> int:
-        """The link's file descriptor (an error once closed)."""
-        if not self._finalizer.alive:
-            raise BpfError(f"link {self.description or ''} is closed".replace("  ", " "))
-        return self._fd
-
-    @property
-    def closed(self) -> bool:
-        """True once ``close()`` or ``detach()`` has run."""
-        return not self._finalizer.alive
 
     @property
     def id(self) -> int:
@@ -120,19 +139,6 @@ class Link:
         except ValueError:
             ltype = info.type
         return LinkInfo(info.id, ltype, info.prog_id, _decode_details(info.type, bytes(info.union)))
-
-    def pin(self, path: str) -> None:
-        """Pin at *path*: the link then outlives this process."""
-        _sys.obj_pin(self.fd, path)
-        self.pin_path = path
-
-    def unpin(self) -> None:
-        """Remove the pin; the link is detached once no fd is left."""
-        if not self.pin_path:
-            raise BpfError("link is not pinned")
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.pin_path)
-        self.pin_path = None
 
     def update(self, program: Program, old: Program | None = None) -> None:
         """Replace the link's program atomically (with *old*: only if it still runs *old*)."""
@@ -157,16 +163,6 @@ class Link:
                 raise
         if self.pin_path:
             self.unpin()
-        self.close()
-
-    def close(self) -> None:
-        """Drop this fd: an unpinned link is detached."""
-        self._finalizer()
-
-    def __enter__(self) -> Link:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def __repr__(self) -> str:

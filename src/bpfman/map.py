@@ -25,12 +25,11 @@ from __future__ import annotations
 
 import ctypes
 import errno as _errno
-import os
-import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from bpfman import _libbpf, _sys
+from bpfman._handle import FdHandle
 from bpfman._libbpf import lib
 from bpfman._sys import (
     BPF_MAP_DELETE_ELEM,
@@ -406,7 +405,7 @@ class _Access:
             raise BpfError(f"{op} map {self.label}: only queue and stack maps push and pop")
 
 
-class Map(_Access):
+class Map(FdHandle, _Access):
     """A map in the kernel, held by an fd; keys and values as bytes."""
 
     def __init__(
@@ -421,10 +420,13 @@ class Map(_Access):
         owns_fd: bool = True,
         pin_path: str | None = None,
     ) -> None:
-        self._fd = fd
         self._owner = owner
-        self._owner_fin: weakref.finalize[Any, Any] | None = owner._finalizer if owner else None
-        self._closed = False
+        self._init_handle(
+            fd,
+            owns_fd=owns_fd,
+            owner_finalizer=owner._finalizer if owner else None,
+            pin_path=pin_path,
+        )
         info = _sys.map_info(fd)
         self.id: int = info.id
         self.name: str = name or info.name.decode(errors="replace")
@@ -440,8 +442,6 @@ class Map(_Access):
         self.btf = btf
         self.key_type_id = key_type_id or info.btf_key_type_id
         self.value_type_id = value_type_id or info.btf_value_type_id
-        self.pin_path = pin_path
-        self._finalizer = weakref.finalize(self, os.close, fd) if owns_fd else None
         self._setup(fd, self._codec(None, key=True), self._codec(None, key=False))
 
     def _codec(self, ctype: Any, key: bool) -> Codec:
@@ -534,29 +534,11 @@ class Map(_Access):
 
     # ------------------------------------------------------------------ basics
 
+    def _label(self) -> str:
+        return f"map {self.label}"
+
     def _live(self) -> None:
-        if self._closed or (self._owner_fin is not None and not self._owner_fin.alive):
-            if self._closed:
-                raise BpfError(f"map {self.label} is closed")
-            raise BpfError(f"map {self.label}: its object is closed")
-
-    @property
-    def fd(self) -> int:
-        """The map's file descriptor (an error once it or its Object is closed)."""
-        self._live()
-        return self._fd
-
-    def close(self) -> None:
-        """Close the fd of a standalone map (a map of an Object closes with it)."""
-        if self._finalizer is not None:
-            self._finalizer()
-            self._closed = True
-
-    def __enter__(self) -> Map:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        self.fd  # noqa: B018  (raises once the map or its Object is closed)
 
     @property
     def percpu(self) -> bool:
@@ -582,26 +564,6 @@ class Map(_Access):
         t = name_of(MapType, int(self.type))
         sizes = f"key={self.key_size} value={self.value_size}"
         return f"<Map {self.name} id={self.id} type={t} {sizes}>"
-
-    # ------------------------------------------------------------------ pinning
-
-    def pin(self, path: str) -> None:
-        """Pin the map at *path* on a BPF filesystem: it outlives this process until unpinned."""
-        _sys.obj_pin(self.fd, path)
-        self.pin_path = path
-
-    def unpin(self, path: str | None = None) -> None:
-        """Remove the pin at *path* (default: where this Map pinned it or was opened from)."""
-        target = path or self.pin_path
-        if not target:
-            raise BpfError(f"map {self.label} is not pinned")
-        try:
-            os.unlink(target)
-        except FileNotFoundError:
-            raise BpfError(f"nothing pinned at {target}") from None
-        if target == self.pin_path:
-            self.pin_path = None
-
 
 class TypedMap(_Access, Generic[K, V]):
     """A view of a ``Map`` through ctypes key and value types (see ``bpfman.typed``).

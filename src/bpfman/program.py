@@ -11,20 +11,25 @@ import contextlib
 import ctypes
 import errno as _errno
 import os
-import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bpfman import _libbpf, _sys
+from bpfman._handle import FdHandle
 from bpfman._libbpf import lib
 from bpfman.errors import BpfError, from_errno
 from bpfman.kinds import AttachType, ProgramType, name_of
 
 if TYPE_CHECKING:
+    from bpfman.attach.tc import TcLink
+    from bpfman.attach.tcx import TcxLink
+    from bpfman.attach.xdp import XdpLink
     from bpfman.link import Link
     from bpfman.object import Object
 
+
+L = TypeVar("L", bound="Link")  # attach_* return the kind of link they make
 
 @dataclass(frozen=True)
 class ProgramInfo:
@@ -104,7 +109,7 @@ def program_info_of(fd: int) -> ProgramInfo:
     )
 
 
-class Program:
+class Program(FdHandle):
     """A program in the kernel, held by an fd.
 
     From ``obj.programs[name]`` it belongs to its Object, which also owns
@@ -126,7 +131,6 @@ class Program:
         owns_fd: bool = True,
         verifier_log: str = "",
     ) -> None:
-        self._fd = fd
         self.verifier_log = verifier_log  # with ProgramSpec.log_level 1 or 2 before load
         self._owner = owner
         self.section = section
@@ -138,14 +142,17 @@ class Program:
             self.type: ProgramType | int = ProgramType(info.type)
         except ValueError:
             self.type = info.type
-        self._finalizer = weakref.finalize(self, os.close, fd) if owns_fd else None
+        owner_fin = owner._finalizer if owner is not None else None
+        self._init_handle(fd, owns_fd=owns_fd, owner_finalizer=owner_fin)
 
     # ------------------------------------------------------------------ construction
 
     @classmethod
     def from_pin(cls, path: str) -> Program:
         """Open the program pinned at *path* (its Links are owned by the caller's reference)."""
-        return cls(_sys.obj_get(path))
+        prog = cls(_sys.obj_get(path))
+        prog.pin_path = path
+        return prog
 
     @classmethod
     def from_id(cls, prog_id: int) -> Program:
@@ -159,27 +166,10 @@ class Program:
 
     # ------------------------------------------------------------------ basics
 
-    @property
-    def fd(self) -> int:
-        """The program's file descriptor (an error once it or its Object is closed)."""
-        if self._owner is not None and self._owner.closed:
-            raise BpfError(f"program {self.name}: its object is closed")
-        if self._finalizer is not None and not self._finalizer.alive:
-            raise BpfError(f"program {self.name} is closed")
-        return self._fd
+    def _label(self) -> str:
+        return f"program {self.name}"
 
-    def close(self) -> None:
-        """Close the fd of a standalone program (a program of an Object closes with it)."""
-        if self._finalizer is not None:
-            self._finalizer()
-
-    def __enter__(self) -> Program:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _adopt(self, link: Link) -> Link:
+    def _adopt(self, link: L) -> L:
         if self._owner is not None:
             self._owner._track(link)
         return link
@@ -231,17 +221,6 @@ class Program:
         if err:
             raise from_errno(f"test run of {self.name}", err or _libbpf.errno(), log)
         return TestRunResult(o.retval, o.duration, dout.raw[: o.data_size_out] if data else b"")
-
-    def pin(self, path: str) -> None:
-        """Pin the program at *path* (on a BPF filesystem): it stays loaded until unpinned."""
-        _sys.obj_pin(self.fd, path)
-
-    def unpin(self, path: str) -> None:
-        """Remove the pin at *path* (an error if nothing is pinned there)."""
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            raise BpfError(f"nothing pinned at {path}") from None
 
     def __repr__(self) -> str:
         t = self.type.name.lower() if isinstance(self.type, ProgramType) else self.type
@@ -392,7 +371,7 @@ class Program:
         mode: str = "drv",
         fallback: bool = True,
         netns: str | None = None,
-    ) -> Link:
+    ) -> XdpLink:
         """Attach an XDP program to the interface *iface* (a name or an index).
 
         *mode*: ``"drv"`` (in the driver), ``"skb"`` (generic, on every
@@ -414,7 +393,7 @@ class Program:
         priority: int = 0,
         handle: int = 0,
         netns: str | None = None,
-    ) -> Link:
+    ) -> TcLink:
         """Attach a tc (sched_cls) program as a direct-action filter on *iface*.
 
         *direction* is ``"ingress"`` or ``"egress"``; the clsact qdisc is made if
@@ -436,7 +415,7 @@ class Program:
         before: Program | Link | None = None,
         after: Program | Link | None = None,
         netns: str | None = None,
-    ) -> Link:
+    ) -> TcxLink:
         """Attach a tc (sched_cls) program to *iface* through tcx (Linux >= 6.6).
 
         *direction* is ``"ingress"`` or ``"egress"``; *before* / *after* (a

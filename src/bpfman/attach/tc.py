@@ -265,7 +265,7 @@ class TcLink(Link):
             errno=_errno.EOPNOTSUPP,
         )
 
-    def unpin(self) -> None:
+    def unpin(self, path: str | None = None) -> None:
         raise BpfError(f"{self.description} is not pinned (tc filters cannot be)")
 
     def update(self, program: Program, old: Program | None = None) -> None:

@@ -124,10 +124,11 @@ def _busy_error(name: str, ifindex: int, prog: Program, err: int) -> BpfError:
 
 
 class XdpLink(Link):
-    """An XDP bpf_link; ``mode`` is the mode the kernel accepted ("drv", "skb" or "hw")."""
+    """An XDP bpf_link; ``mode`` is the mode the kernel accepted ("drv", "skb" or "hw"; ""
+    for a link reopened from a pin or an id: the kernel does not report it)."""
 
     def __init__(self, fd: int, *, ifindex: int, iface: str, mode: str) -> None:
-        super().__init__(fd, description=f"xdp {iface} ({mode})")
+        super().__init__(fd, description=f"xdp {iface}" + (f" ({mode})" if mode else ""))
         self.ifindex = ifindex
         self.iface = iface
         self.mode = mode

@@ -22,9 +22,9 @@ def swap(hook: Hook, disp: Program, current: State | None, mode: str) -> State:
         link = disp.attach_xdp(hook.ifindex, mode=mode, fallback=True)
         with link:
             link.pin(pin)
-            got = str(getattr(link, "mode", mode))
+            got = link.mode
         return State(disp.id, mode=got)
-    with Link.from_pin(pin) as link:
+    with Link.from_pin(pin) as pinned:
         old: Program | None = None
         if current is not None:
             try:
@@ -32,7 +32,7 @@ def swap(hook: Hook, disp: Program, current: State | None, mode: str) -> State:
             except BpfError:
                 old = None  # the recorded dispatcher is gone: replace whatever runs
         try:
-            link.update(disp, old=old)  # with old: fails (EPERM) if someone swapped meanwhile
+            pinned.update(disp, old=old)  # with old: fails (EPERM) if someone swapped meanwhile
         finally:
             if old is not None:
                 old.close()

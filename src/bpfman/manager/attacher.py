@@ -192,7 +192,6 @@ def _attach_tc(prog: Program, params: dict[str, Any], undo: Undo) -> AttachResul
     from bpfman.attach import tc
 
     link = prog.attach_tc(params["iface"], params["direction"])
-    assert isinstance(link, tc.TcLink)
     filt = tc.filter_of(link)
     params.update(filt)
     params["position"] = 0
