@@ -95,15 +95,15 @@ def test_every_public_name_and_member_has_a_docstring() -> None:
 
 
 def test_help_shows_the_public_classes() -> None:
-    text = pydoc.render_doc(bpfman, renderer=pydoc.plaintext)
+    text = pydoc.render_doc(bpfman, renderer=pydoc.plaintext)  # type: ignore[attr-defined]
     for name in ("ObjectSpec", "attach_all", "RingBuffer", "XdpAction", "attach_first"):
         assert name in text
 
 
 def test_verdict_enums_match_the_kernels_numbers(bpf_obj) -> None:
     assert [int(a) for a in bpfman.XdpAction] == [0, 1, 2, 3, 4]  # enum xdp_action
-    assert bpfman.TcAction.SHOT == 2 and bpfman.TcAction.REDIRECT == 7
-    assert bpfman.TcAction.NEXT == bpfman.TcAction.UNSPEC == -1  # TCX_NEXT
+    assert int(bpfman.TcAction.SHOT) == 2 and int(bpfman.TcAction.REDIRECT) == 7
+    assert int(bpfman.TcAction.NEXT) == int(bpfman.TcAction.UNSPEC) == -1  # TCX_NEXT
     with bpfman.load(bpf_obj("library")) as obj:
         result = obj.programs["pass_all"].test_run(bytes(64))
         assert bpfman.XdpAction(result.retval) is bpfman.XdpAction.PASS

@@ -6,6 +6,7 @@ import json
 import multiprocessing
 import random
 import traceback
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,7 @@ WORKERS = 8
 OPS = 25
 
 
-def _worker(runtime: str, obj: str, seed: int, out: multiprocessing.Queue) -> None:
+def _worker(runtime: str, obj: str, seed: int, out: multiprocessing.Queue[Any]) -> None:
     from click.testing import CliRunner
 
     from bpfman.cli.main import main
@@ -57,7 +58,7 @@ def _worker(runtime: str, obj: str, seed: int, out: multiprocessing.Queue) -> No
 def test_concurrent_random_operations(cli, bpf_obj) -> None:
     cli("list", "programs")  # creates the runtime dir
     ctx = multiprocessing.get_context("fork")
-    queue: multiprocessing.Queue = ctx.Queue()
+    queue: multiprocessing.Queue[Any] = ctx.Queue()
     procs = [
         ctx.Process(target=_worker, args=(cli.runtime, bpf_obj("basic"), seed, queue))
         for seed in range(WORKERS)

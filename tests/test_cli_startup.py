@@ -20,6 +20,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from typing import Any
 
 import pytest
 
@@ -179,7 +180,7 @@ def test_list_table_brief_read_matches_full_read(cli, bpf_obj) -> None:
                 brief_rows = query.list_programs(mgr, True, None, {}, brief=True)
                 full_rows = query.list_programs(mgr, True, None, {})
 
-                def pick(rows: list[dict]) -> list[dict]:
+                def pick(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     return [r for r in rows if r["kernel_info"]["id"] in ours]
 
                 assert [r.get("info") for r in pick(brief_rows)] == [
@@ -292,7 +293,7 @@ def test_fast_table_matches_click_commands() -> None:
     from bpfman.cli import fast
     from bpfman.cli.main import main
 
-    def check(cmd: click.Command, options: dict, positional: tuple[str, ...]) -> None:
+    def check(cmd: click.Command, options: dict[str, Any], positional: tuple[str, ...]) -> None:
         by_opt = {o: p for p in cmd.params if isinstance(p, click.Option) for o in p.opts}
         for name, (param, kind) in options.items():
             opt = by_opt[name]

@@ -25,7 +25,7 @@ from bpfman.server import bpfman_pb2 as pb
 from bpfman.server import csi_pb2 as csi
 from bpfman.server import csi_pb2_grpc as csi_grpc
 from support.cli import Cli
-from support.daemon import FAST_RECONNECT, START_TIMEOUT, Daemon
+from support.daemon import FAST_RECONNECT, START_TIMEOUT, Daemon, rpc_error
 
 C = grpc.StatusCode
 GROUP = 2000
@@ -98,7 +98,7 @@ def publish_request(
         target_path=str(target),
         volume_capability=cap,
         volume_context={**pod_info, **context},
-        **kw,
+        **kw,  # type: ignore[arg-type]
     )
 
 
@@ -129,14 +129,6 @@ def fstype_of(path: Path) -> tuple[str, str]:
                 sep = fields.index("-")
                 return fields[sep + 1], fields[5]
     raise AssertionError(f"{path} is not a mount point")
-
-
-def rpc_error(call, *args) -> grpc.RpcError:
-    with pytest.raises(grpc.RpcError) as info:
-        call(*args)
-    err = info.value
-    assert len(err.details().splitlines()) == 1, err.details()
-    return err
 
 
 def test_identity_and_node_info(plugin) -> None:

@@ -13,7 +13,6 @@ import socket
 import stat
 import subprocess
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ from bpfman.server import bpfman_pb2 as pb
 from bpfman.server import bpfman_pb2_grpc as pb_grpc
 from support import daemon as daemon_support
 from support.cli import BPFMAN, Cli
-from support.daemon import FAST_RECONNECT, Daemon
+from support.daemon import FAST_RECONNECT, Daemon, rpc_error
 from support.net import TC_INGRESS, TCX_A, XDP_DROP, XDP_PASS, VethPair
 
 C = grpc.StatusCode
@@ -38,7 +37,7 @@ def pid_bytes() -> bytes:
     return os.getpid().to_bytes(4, "little")
 
 
-def load_request(path: str, *programs: tuple[str, int], **kw: Any) -> pb.LoadRequest:
+def load_request(path: str, *programs: tuple[str, Any], **kw: Any) -> pb.LoadRequest:
     return pb.LoadRequest(
         bytecode=pb.BytecodeLocation(file=path),
         info=[pb.LoadInfo(name=n, program_type=t) for n, t in programs],
@@ -53,14 +52,6 @@ def tracepoint(tp: str) -> pb.AttachInfo:
 def counter(cli: Cli, owner: int, map_name: str, index: int) -> int:
     with bpfman.Map.from_pin(f"{cli.fs}/maps/{owner}/{map_name}") as m:
         return int.from_bytes(m[index], "little")
-
-
-def rpc_error(call: Callable[[], Any]) -> grpc.RpcError:
-    with pytest.raises(grpc.RpcError) as info:
-        call()
-    err = info.value
-    assert len(err.details().splitlines()) == 1, err.details()
-    return err
 
 
 # ---------------------------------------------------------------------- lifecycle
@@ -215,7 +206,7 @@ def test_xdp_tc_tcx_with_real_packets(rpc, bpf_obj) -> None:
             (pb.XDPAttachInfo(priority=1, iface=veth.host), "xdp", "loaded as tc"),
         ]  # fmt: skip
         for info, kind, message in bad:
-            attach = pb.AttachInfo(**{f"{kind}_attach_info": info})
+            attach = pb.AttachInfo(**{f"{kind}_attach_info": info})  # type: ignore[arg-type]
             err = rpc_error(lambda a=attach: stub.Attach(pb.AttachRequest(id=ids["tc_ingress"],
                                                                           attach=a)))  # fmt: skip
             assert err.code() == C.INVALID_ARGUMENT and message in err.details(), err.details()
@@ -263,7 +254,8 @@ def test_kprobe_attach_or_refusal(rpc, bpf_obj) -> None:
 
     def kprobe(prog: int, **kw: Any) -> pb.AttachResponse:
         info = pb.AttachInfo(kprobe_attach_info=pb.KprobeAttachInfo(fn_name="do_unlinkat", **kw))
-        return stub.Attach(pb.AttachRequest(id=prog, attach=info))
+        response: pb.AttachResponse = stub.Attach(pb.AttachRequest(id=prog, attach=info))
+        return response
 
     err = rpc_error(lambda: kprobe(kpret, offset=4))  # the section made it a kretprobe
     assert err.code() == C.INVALID_ARGUMENT and "not allowed for a kretprobe" in err.details()
@@ -472,8 +464,8 @@ def test_socket_activation(cli, tmp_path) -> None:
             assert stub.List(pb.ListRequest(bpfman_programs_only=True), timeout=10).results == []
             err = rpc_error(lambda: stub.Get(pb.GetRequest(id=999999), timeout=10))
             assert err.code() == C.NOT_FOUND
-        _, err = proc.communicate(timeout=10)
-        assert proc.returncode == 0 and "Traceback" not in err, err
+        _, stderr = proc.communicate(timeout=10)
+        assert proc.returncode == 0 and "Traceback" not in stderr, stderr
         assert not os.path.exists(unused)  # it served the passed socket only
         assert os.path.exists(sock)  # systemd's socket stays for the next activation
     finally:

@@ -33,7 +33,7 @@ from bpfman.server import bpfman_pb2 as pb
 from bpfman.server import bpfman_pb2_grpc as pb_grpc
 from support import daemon as daemon_support
 from support.cli import Cli
-from support.daemon import EMPTY_DB
+from support.daemon import EMPTY_DB, rpc_error
 from support.net import (
     TC_DROP,
     TC_EGRESS,
@@ -61,7 +61,7 @@ def mgr(rpc: tuple[Stub, Cli]) -> Iterator[Manager]:
         yield m
 
 
-def load(stub: Stub, path: str, *programs: tuple[str, int], **kw: Any) -> list[int]:
+def load(stub: Stub, path: str, *programs: tuple[str, Any], **kw: Any) -> list[int]:
     """Load *programs* of one object (the first owns the maps); their ids."""
     req = pb.LoadRequest(
         bytecode=pb.BytecodeLocation(file=path),
@@ -93,7 +93,7 @@ def unload(stub: Stub, *progs: int) -> None:
 def link(mgr: Manager, link_id: int) -> dict[str, Any]:
     """The link's attach info as ``get link -o json`` shows it (position, proceed_on, ...)."""
     (body,) = views.attach_info(mgr.link_record(link_id)).values()
-    return body
+    return dict(body)
 
 
 def positions(mgr: Manager, *link_ids: int) -> list[int]:
@@ -107,14 +107,6 @@ def counter(cli: Cli, owner: int, slot: int, map_name: str = "counters") -> int:
 
 def links_of(stub: Stub, prog: int) -> list[int]:
     return list(stub.Get(pb.GetRequest(id=prog)).info.links)
-
-
-def rpc_error(call: Any) -> grpc.RpcError:
-    with pytest.raises(grpc.RpcError) as info:
-        call()
-    err = info.value
-    assert len(err.details().splitlines()) == 1, err.details()
-    return err
 
 
 def assert_empty(cli: Cli) -> None:
@@ -344,11 +336,11 @@ def test_fentry_and_fexit_count(rpc, mgr, bpf_obj) -> None:
     stub, cli = rpc
     obj = bpf_obj("mgr_probes")
 
-    def info(name: str, kind: int, fn: str) -> pb.LoadInfo:
+    def info(name: str, kind: Any, fn: str) -> pb.LoadInfo:
         field = "fentry_load_info" if kind == pb.FENTRY else "fexit_load_info"
         load_info = pb.FentryLoadInfo if kind == pb.FENTRY else pb.FexitLoadInfo
         return pb.LoadInfo(name=name, program_type=kind,
-                           info=pb.ProgSpecificInfo(**{field: load_info(fn_name=fn)}))  # fmt: skip
+                           info=pb.ProgSpecificInfo(**{field: load_info(fn_name=fn)}))  # type: ignore[arg-type]  # fmt: skip
 
     def load_traced(*infos: pb.LoadInfo) -> list[int]:
         req = pb.LoadRequest(bytecode=pb.BytecodeLocation(file=obj), info=infos,

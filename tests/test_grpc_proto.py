@@ -19,7 +19,7 @@ from pathlib import Path
 
 import grpc
 import pytest
-from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 
 from bpfman.server import bpfman_pb2 as pb
 
@@ -85,7 +85,9 @@ def spec_fields(body: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for oneof, inner in re.findall(r"oneof (\w+) \{([^}]*)\}", body):
         for item in inner.split(";"):
-            typ, name, num = re.fullmatch(r"(\S+) (\w+)=(\d+)", item.strip()).groups()
+            m = re.fullmatch(r"(\S+) (\w+)=(\d+)", item.strip())
+            assert m, item
+            typ, name, num = m.groups()
             out[name] = f"oneof:{oneof} {typ} ={num}"
     body = re.sub(r"oneof \w+ \{[^}]*\}", "", body)
     for item in filter(None, (i.strip() for i in body.split(";"))):
@@ -96,7 +98,8 @@ def spec_fields(body: str) -> dict[str, str]:
     return out
 
 
-def short(desc: Descriptor) -> str:
+def short(desc: Descriptor | EnumDescriptor | None) -> str:
+    assert desc is not None
     return desc.full_name.removeprefix("bpfman.v1.")
 
 
@@ -214,7 +217,7 @@ def test_load_requests_from_load_info() -> None:
     bad = [
         ([], "no programs to load"),
         ([pb.LoadInfo(program_type=pb.XDP)], "empty program name"),
-        ([pb.LoadInfo(name="a", program_type=42)], "unknown program_type 42"),
+        ([pb.LoadInfo(name="a", program_type=42)], "unknown program_type 42"),  # type: ignore[arg-type]
         ([pb.LoadInfo(name="a", program_type=pb.FENTRY)], "needs info.fentry_load_info.fn_name"),
         ([pb.LoadInfo(name="a", program_type=pb.FENTRY, info=fexit_info)], "fentry_load_info"),
         ([pb.LoadInfo(name="a", program_type=pb.XDP, info=fexit_info)], "only fentry/fexit"),
@@ -260,9 +263,9 @@ def test_status_codes() -> None:
     from bpfman.server.status import Unimplemented, status_of
 
     # one root: every error the manager or the library raises on purpose is a BpfError
-    for kind in (InputError, NotFoundError, PreconditionError, LockTimeout, UnknownName):
-        assert issubclass(kind, BpfError), kind
-    for kind in (images.ImageError, KernelFeatureError):
+    roots: list[type[Exception]] = [InputError, NotFoundError, PreconditionError, LockTimeout]
+    roots += [UnknownName, images.ImageError, KernelFeatureError]
+    for kind in roots:
         assert issubclass(kind, BpfError), kind
 
     C = grpc.StatusCode

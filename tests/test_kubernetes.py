@@ -14,9 +14,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import kubernetes_validate
+import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
-import yaml
+import yaml  # type: ignore[import-untyped]
 
 from conftest import ROOT
 
@@ -36,7 +36,7 @@ def validate(doc: dict[str, Any]) -> None:
 
 def kustomize(directory: Path) -> list[dict[str, Any]]:
     out = subprocess.run(
-        [KUBECTL, "kustomize", str(directory)], capture_output=True, text=True, timeout=60
+        [str(KUBECTL), "kustomize", str(directory)], capture_output=True, text=True, timeout=60
     )
     assert out.returncode == 0, out.stderr
     return documents(out.stdout)

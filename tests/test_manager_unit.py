@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bpfman.errors import InputError
 from bpfman.manager import parse, placement
 from bpfman.manager.models import BpfmanType, ProgramRequest
 from bpfman.manager.reconcile import State, find_problems
@@ -34,7 +35,7 @@ def test_program_requests() -> None:
     ],
 )
 def test_program_requests_errors(entry: str, message: str) -> None:
-    with pytest.raises(parse.InputError, match=message):
+    with pytest.raises(InputError, match=message):
         parse.program_requests([entry])
 
 
@@ -47,26 +48,26 @@ def test_global_data() -> None:
         ("a", "NAME=HEX"),
         ("a=", "empty"),
     ]:
-        with pytest.raises(parse.InputError, match=msg):
+        with pytest.raises(InputError, match=msg):
             parse.global_data([bad])
 
 
 def test_metadata() -> None:
     assert parse.metadata(["a=1,b=2", "c=x=y"]) == {"a": "1", "b": "2", "c": "x=y"}
-    with pytest.raises(parse.InputError, match="KEY=VALUE"):
+    with pytest.raises(InputError, match="KEY=VALUE"):
         parse.metadata(["novalue"])
 
 
 def test_tracepoint_and_proceed_on() -> None:
     assert parse.tracepoint("syscalls/sys_enter_kill") == ("syscalls", "sys_enter_kill")
     for bad in ("syscalls", "a/b/c", "/x", "x/"):
-        with pytest.raises(parse.InputError, match="exactly one"):
+        with pytest.raises(InputError, match="exactly one"):
             parse.tracepoint(bad)
     assert parse.proceed_on(BpfmanType.XDP, []) == [2, 31]
     assert parse.proceed_on(BpfmanType.TC, []) == [3, 30]
     assert parse.proceed_on(BpfmanType.XDP, ["drop pass", "pass"]) == [1, 2]
     assert parse.proceed_on(BpfmanType.TC, ["unspec", "ok"]) == [-1, 0]
-    with pytest.raises(parse.InputError, match="one of"):
+    with pytest.raises(InputError, match="one of"):
         parse.proceed_on(BpfmanType.XDP, ["shot"])
     assert parse.proceed_on_names(BpfmanType.TC, [3, 30]) == ["pipe", "dispatcher_return"]
 

@@ -11,8 +11,9 @@ import pytest
 
 import bpfman
 from bpfman._libbpf import bpf_map_batch_opts, lib, opts
+from bpfman.errors import ENOTSUPP
 from bpfman.kinds import MapType
-from bpfman.map import BPF_EXIST, BPF_NOEXIST, ENOTSUPP, Map, possible_cpus
+from bpfman.map import BPF_EXIST, BPF_NOEXIST, Map, possible_cpus
 from bpfman.typed import BytesCodec, PerCpuCodec, ScalarCodec, StructCodec
 
 

@@ -83,15 +83,15 @@ def test_attach_xdp_tc_tcx_with_netns(pair: VethPair, bpf_obj) -> None:
         assert pair.send(3, to="peer") == 0  # dropped at the peer's ingress
         link.detach()
         assert pair.send(3, to="peer") == 3
-        link = drop_tc.attach_tc(pair.peer, "ingress", netns=pair.netns_path)
+        tc_link = drop_tc.attach_tc(pair.peer, "ingress", netns=pair.netns_path)
         assert netns.inode() == home
         assert pair.send(2, to="peer") == 0
-        link.detach()  # its filter is removed in the peer's namespace
+        tc_link.detach()  # its filter is removed in the peer's namespace
         assert pair.send(2, to="peer") == 2
         if features.available("tcx"):
-            link = drop_tc.attach_tcx(pair.peer, "ingress", netns=pair.netns)
+            tcx_link = drop_tc.attach_tcx(pair.peer, "ingress", netns=pair.netns)
             assert netns.inode() == home and pair.send(2, to="peer") == 0
-            link.detach()
+            tcx_link.detach()
             assert pair.send(2, to="peer") == 2
         with pytest.raises(BpfError, match="pbt-nope"):
             drop_xdp.attach_xdp("lo", netns="pbt-nope")

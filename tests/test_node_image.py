@@ -30,6 +30,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -47,7 +48,7 @@ from support.net import XDP_DROP, VethPair
 from support.registry import LocalRegistry
 
 sys.path.insert(0, str(ROOT / "dist" / "image"))
-import nodeimage
+import nodeimage  # type: ignore[import-not-found]  # dist/image, put on the path above
 
 pytestmark = pytest.mark.slow
 NSPAWN = shutil.which("systemd-nspawn")
@@ -146,10 +147,10 @@ def run_podman(image: str, binds: list[tuple[str, str]], objects: Path) -> Conta
 
 
 def run_nspawn(
-    root: Path, config: dict, binds: list[tuple[str, str]], objects: Path, machine: str
+    root: Path, config: dict[str, Any], binds: list[tuple[str, str]], objects: Path, machine: str
 ) -> Container:
     cmd = [
-        NSPAWN, "--quiet", "--keep-unit", "--register=no", f"--machine={machine}",
+        str(NSPAWN), "--quiet", "--keep-unit", "--register=no", f"--machine={machine}",
         "--directory", str(root), "--capability=all", "--kill-signal=SIGTERM",
         "--system-call-filter=bpf perf_event_open",  # privileged: nspawn's filter refuses them
     ]  # fmt: skip
@@ -175,7 +176,7 @@ def registry() -> Iterator[LocalRegistry]:
         reg.close()
 
 
-def pull(url: str, dest: Path) -> tuple[dict, list[Path]]:
+def pull(url: str, dest: Path) -> tuple[dict[str, Any], list[Path]]:
     """The image's config and its layers (saved under *dest*), with pybpfman's registry client."""
     layers = []
     with Registry(parse(url), None) as reg:

@@ -36,7 +36,7 @@ def gen(obj: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def skel_dir(tmp_path_factory, bpf_obj) -> Path:
+def skel_dir(tmp_path_factory: pytest.TempPathFactory, bpf_obj) -> Path:
     out = tmp_path_factory.mktemp("skel")
     objects = {
         "syscount": example_path("syscount"),
@@ -143,8 +143,10 @@ def test_generated_classes_have_the_btf_layout(imported, bpf_obj) -> None:
     mod = imported("btftypes_skel")
     with bpfman.open(bpf_obj("btftypes")) as spec:
         btf = spec.btf
+        assert btf is not None
         for name in ("zoo", "holder", "value", "packed_rec", "aligned_rec", "point", "pair16_t"):
             generated, built = getattr(mod, name), btf.ctype(name)
+            assert issubclass(built, ctypes.Structure | ctypes.Union)
             assert ctypes.sizeof(generated) == ctypes.sizeof(built), name
             assert [(f[0], getattr(generated, f[0]).offset) for f in generated._fields_] == [
                 (f[0], getattr(built, f[0]).offset) for f in built._fields_

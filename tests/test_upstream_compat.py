@@ -101,7 +101,9 @@ def test_go_tracepoint_counter(cli) -> None:
     out = cli("load", "file", "--path", upstream("tracepoint_counter"),
               "--programs", "tracepoint:tracepoint_kill_recorder",
               "--application", "go-tracepoint-counter").out  # fmt: skip
-    prog_id = int(re.search(r"Program ID:\s+(\d+)", out).group(1))
+    found = re.search(r"Program ID:\s+(\d+)", out)
+    assert found, out
+    prog_id = int(found.group(1))
     cli("attach", str(prog_id), "tracepoint", "--tracepoint", "syscalls/sys_enter_kill")
     stats = f"{cli.fs}/maps/{prog_id}/tracepoint_stats_map"
     before = percpu_sum(stats)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, cast
 
 import grpc
 import pytest
@@ -87,3 +88,25 @@ def rpc(daemon: Daemon) -> Iterator[tuple[pb_grpc.BpfmanStub, Cli]]:
             for rec in sorted(mgr.programs(), key=lambda r: r.map_owner_id is None):
                 mgr.unload(rec.id)
     assert left == ([], EMPTY_DB)
+
+
+class RpcFailure:
+    """A failed call's status, as grpc gives it (``code()``, ``details()``: always a str)."""
+
+    def __init__(self, err: grpc.RpcError) -> None:
+        self._call = cast(grpc.Call, err)  # what grpc raises is both
+
+    def code(self) -> grpc.StatusCode:
+        return self._call.code()
+
+    def details(self) -> str:
+        return self._call.details() or ""
+
+
+def rpc_error(call: Callable[..., Any], *args: Any) -> RpcFailure:
+    """The status of ``call(*args)``, which must fail, with a one-line message."""
+    with pytest.raises(grpc.RpcError) as info:
+        call(*args)
+    err = RpcFailure(info.value)
+    assert len(err.details().splitlines()) == 1, err.details()
+    return err
