@@ -38,7 +38,7 @@ def load(stub, obj: str, name: str = "count_getppid") -> int:
         bytecode=pb.BytecodeLocation(file=obj),
         info=[pb.LoadInfo(name=name, program_type=pb.TRACEPOINT)],
     )
-    return stub.Load(req).programs[0].kernel_info.id
+    return int(stub.Load(req).programs[0].kernel_info.id)
 
 
 def test_answers_follow_every_change(rpc, bpf_obj) -> None:
