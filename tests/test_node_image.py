@@ -13,7 +13,8 @@ cannot share the host's pid namespace: /proc is the host's at /host/proc).
 The test prints which runtime ran it. The host then drives the daemon over
 its socket: load, attach xdp in a network namespace and a tracepoint, list,
 detach, unload, with the data path checked through the pinned maps; and asks
-the CSI plugin (``--csi-support``, as the DaemonSet passes it) who it is.
+the CSI plugin (``--csi-support``, as the DaemonSet passes it) who it is,
+and scrapes its metrics (``--metrics``) from the host.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ from conftest import BUILD, ROOT
 from support.cli import Cli
 from support.daemon import FAST_RECONNECT, START_TIMEOUT
 from support.net import XDP_DROP, VethPair
-from support.registry import LocalRegistry
+from support.registry import LocalRegistry, free_port
+from test_metrics import scrape, value
 
 sys.path.insert(0, str(ROOT / "dist" / "image"))
 import nodeimage  # type: ignore[import-not-found]  # dist/image, put on the path above
@@ -53,7 +55,9 @@ import nodeimage  # type: ignore[import-not-found]  # dist/image, put on the pat
 pytestmark = pytest.mark.slow
 NSPAWN = shutil.which("systemd-nspawn")
 MMDEBSTRAP = shutil.which("mmdebstrap")
-ARGS = ["--csi-support"]  # what the operator's DaemonSet passes to the image's entrypoint
+# what the DaemonSets pass to the image's entrypoint (the operator's: --csi-support)
+ARGS = ["--csi-support", "--metrics", f"127.0.0.1:{free_port()}"]
+METRICS = ARGS[-1]
 NODE = "node-image-test"
 
 
@@ -278,6 +282,10 @@ def drive(stub: pb_grpc.BpfmanStub, cli: Cli, bpf_obj, veth: VethPair) -> None:
             tracepoint_attach_info=pb.TracepointAttachInfo(tracepoint="syscalls/sys_enter_kill")
         )
         tp_link = stub.Attach(pb.AttachRequest(id=tp_id, attach=tp_attach)).link_id
+        metrics = scrape(METRICS)  # the container's exporter, on the host network
+        assert value(metrics, "bpfman_programs", type="xdp") == 1
+        assert value(metrics, "bpfman_links", type="tracepoint") == 1
+        assert value(metrics, "bpfman_rpc_requests_total", rpc="Load", code="OK") == 2
         for _ in range(4):
             os.kill(os.getpid(), 0)
         assert map_value(cli, tp_id, "counts", 0) == 4  # the host's kills, seen by the program
