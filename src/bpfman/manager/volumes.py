@@ -23,7 +23,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bpfman import _sys
+from bpfman import mounts
 from bpfman.manager.errors import InputError, NotFoundError
 from bpfman.manager.paths import pin_name
 from bpfman.manager.undo import Undo
@@ -120,8 +120,8 @@ def publish(
             if not os.path.isdir(vdir):
                 os.makedirs(vdir, mode=0o700)
                 undo.push("volume dir", lambda: os.rmdir(vdir))
-            _sys.mount("bpf", vdir, "bpf", _sys.MS_NOSUID | _sys.MS_NODEV | _sys.MS_NOEXEC)
-            undo.push("volume bpffs", lambda: _sys.umount(vdir, _sys.MNT_DETACH))
+            mounts.mount_bpffs(vdir)
+            undo.push("volume bpffs", lambda: mounts.unmount(vdir, lazy=True))
         os.chown(vdir, 0, group if group is not None else 0)
         os.chmod(vdir, ROOT_MODE)
         for name, source in sources.items():
@@ -135,11 +135,7 @@ def publish(
         if not os.path.isdir(target):
             os.makedirs(target, mode=ROOT_MODE)
             undo.push("target dir", lambda: os.rmdir(target))
-        _sys.mount(vdir, target, None, _sys.MS_BIND)
-        if readonly:
-            undo.push("bind mount", lambda: _sys.umount(target, _sys.MNT_DETACH))
-            flags = _sys.MS_BIND | _sys.MS_REMOUNT | _sys.MS_RDONLY | _sys.MS_NOSUID
-            _sys.mount(vdir, target, None, flags | _sys.MS_NODEV | _sys.MS_NOEXEC)
+        mounts.bind(vdir, target, readonly=readonly)
         undo.commit()
     log.info("volume %s: maps %s of %s on %s", volume_id, ",".join(req.maps), rec.id, target)
 
@@ -149,11 +145,11 @@ def unpublish(mgr: Manager, volume_id: str, target: str) -> None:
     target = check_target(target)
     vdir = volume_dir(mgr, volume_id)
     if os.path.ismount(target):
-        _sys.umount(target)
+        mounts.unmount(target)
     with contextlib.suppress(FileNotFoundError):
         os.rmdir(target)  # made by publish (kubelet's own directory is its parent)
     if os.path.ismount(vdir):
-        _sys.umount(vdir)
+        mounts.unmount(vdir)
     with contextlib.suppress(FileNotFoundError):
         os.rmdir(vdir)
     log.info("volume %s: unpublished from %s", volume_id, target)
