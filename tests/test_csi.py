@@ -242,6 +242,12 @@ def test_bad_requests_are_refused_and_leave_nothing(plugin, tmp_path) -> None:
     assert rpc_error(plugin.node.NodePublishVolume, no_cap).details() == "volume_capability missing"
     assert mounts_under(target, plugin.volumes) == []
     assert not target.exists() and not (plugin.volumes / "csi-bad").exists()
+    # a failure after the volume's bpffs and pins were made undoes them
+    nowhere = Path("/proc/self/fdinfo/bpfman-csi-test/mount")  # cannot be created
+    err = rpc_error(plugin.node.NodePublishVolume, publish_request("csi-bad", nowhere, good))
+    assert err.code() == C.NOT_FOUND
+    assert err.details() == f"cannot make target path {nowhere}: No such file or directory"
+    assert mounts_under(plugin.volumes) == [] and not (plugin.volumes / "csi-bad").exists()
     target.symlink_to(tmp_path)  # never mounted over whatever a link points at
     err = rpc_error(plugin.node.NodePublishVolume, publish_request("csi-bad", target, good))
     assert err.details() == f"target path {target} exists and is not a directory"

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bpfman import mounts
+from bpfman.errors import BpfError
 from bpfman.manager.errors import InputError, NotFoundError
 from bpfman.manager.paths import pin_name
 from bpfman.manager.undo import Undo
@@ -133,7 +134,11 @@ def publish(
             os.chown(pin, 0, group if group is not None else 0)
             os.chmod(pin, MAP_MODE)
         if not os.path.isdir(target):
-            os.makedirs(target, mode=ROOT_MODE)
+            try:
+                os.makedirs(target, mode=ROOT_MODE)
+            except OSError as e:
+                why = f"cannot make target path {target}: {e.strerror}"
+                raise BpfError(why, errno=e.errno or 0) from None
             undo.push("target dir", lambda: os.rmdir(target))
         mounts.bind(vdir, target, readonly=readonly)
         undo.commit()
