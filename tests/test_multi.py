@@ -84,7 +84,8 @@ def target(tmp_path_factory) -> str:
 @pytest.fixture
 def obj(bpf_obj) -> Iterator[Object]:
     spec = bpfman.open(bpf_obj("multi"))
-    spec.programs["kmulti_unlink"].autoload = False  # its own test (needs CONFIG_FPROBE)
+    for name in ("kmulti_unlink", "fentry_with_cookie"):  # their own tests (VM kernels)
+        spec.programs[name].autoload = False
     with spec.load() as o:
         yield o
 
@@ -223,3 +224,35 @@ def test_kprobe_multi(bpf_obj, tmp_path) -> None:
         link.detach()
         with pytest.raises(BpfError, match="give a pattern or functions"):
             prog.attach_kprobe_multi()
+
+
+def test_raw_tracepoint_cookie(obj) -> None:
+    import os
+
+    obj.globals["cookie_pid"] = os.getpid()
+    link = obj.programs["rawtp_with_cookie"].attach_raw_tracepoint("sys_enter", cookie=0xC0FFEE)
+    os.getppid()
+    assert obj.globals["rawtp_cookie"] == 0xC0FFEE
+    link.detach()
+
+
+@pytest.mark.kernel_feature
+def test_fentry_cookie(bpf_obj, tmp_path) -> None:
+    import os
+
+    spec = bpfman.open(bpf_obj("multi"))
+    for p in spec.programs.values():
+        p.autoload = p.name == "fentry_with_cookie"
+    if not features.available("trampolines"):
+        with pytest.raises(KernelFeatureError) as e:
+            spec.load()
+        assert e.value.feature == "trampolines"
+        return
+    spec.globals["cookie_pid"] = os.getpid()
+    with spec.load() as obj:
+        link = obj.programs["fentry_with_cookie"].attach_trace(cookie=77)
+        f = tmp_path / "x"
+        f.write_text("")
+        f.unlink()
+        assert obj.globals["fentry_cookie"] == 77
+        link.detach()

@@ -35,6 +35,7 @@ BPF_OBJ_PIN = 6
 BPF_OBJ_GET = 7
 BPF_OBJ_GET_INFO_BY_FD = 15
 BPF_PROG_QUERY = 16
+BPF_RAW_TRACEPOINT_OPEN = 17
 BPF_LINK_CREATE = 28
 BPF_LINK_UPDATE = 29
 BPF_LINK_DETACH = 34
@@ -91,6 +92,15 @@ def link_create_tcx(
 
 
 BPF_F_UPROBE_MULTI_RETURN = 1
+
+
+def raw_tracepoint_open(prog_fd: int, name: bytes | None, cookie: int = 0) -> int:
+    """BPF_RAW_TRACEPOINT_OPEN with a BPF cookie (Linux >= 6.10; libbpf 1.1 has no cookie)."""
+    cname = ctypes.create_string_buffer(name) if name is not None else None
+    attr = struct.pack(
+        "=QII Q", ctypes.addressof(cname) if cname is not None else 0, prog_fd, 0, cookie
+    )
+    return bpf(BPF_RAW_TRACEPOINT_OPEN, attr, "raw tracepoint open")
 
 
 def link_create_uprobe_multi(

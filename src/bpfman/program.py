@@ -265,11 +265,14 @@ class Program(FdHandle):
 
         return self._adopt(tracepoint.attach_tracepoint(self, group, name, cookie=cookie))
 
-    def attach_raw_tracepoint(self, name: str) -> Link:
-        """Attach a raw_tracepoint program to the raw tracepoint *name* (``"sys_enter"``)."""
+    def attach_raw_tracepoint(self, name: str, cookie: int = 0) -> Link:
+        """Attach a raw_tracepoint program to the raw tracepoint *name* (``"sys_enter"``).
+
+        A *cookie* needs Linux 6.10.
+        """
         from bpfman.attach import tracepoint
 
-        return self._adopt(tracepoint.attach_raw_tracepoint(self, name))
+        return self._adopt(tracepoint.attach_raw_tracepoint(self, name, cookie=cookie))
 
     def attach_kprobe(
         self, fn: str, offset: int = 0, retprobe: bool = False, cookie: int = 0
@@ -349,11 +352,14 @@ class Program(FdHandle):
 
         return self._adopt(usdt.attach_usdt(self, target, provider, name, pid=pid, cookie=cookie))
 
-    def attach_trace(self) -> Link:
-        """fentry / fexit / fmod_ret / tp_btf / lsm: the target was fixed at load."""
+    def attach_trace(self, cookie: int = 0) -> Link:
+        """fentry / fexit / fmod_ret / tp_btf / lsm: the target was fixed at load.
+
+        A *cookie* is what the program reads with ``bpf_get_attach_cookie``.
+        """
         from bpfman.attach import trampoline
 
-        return self._adopt(trampoline.attach_trace(self))
+        return self._adopt(trampoline.attach_trace(self, cookie=cookie))
 
     def attach_freplace(self, target_prog: Program | int, func_name: str) -> Link:
         """Replace the global function *func_name* of *target_prog* (a Program or an fd).

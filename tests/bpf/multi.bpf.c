@@ -13,6 +13,9 @@ __u64 unlinks = 0;
 __u32 unlink_pid = 0;
 __u64 usdt_calls[4]; /* by cookie */
 __s64 usdt_sum = 0;  /* of the probes' two arguments */
+__u32 cookie_pid = 0;
+__u64 rawtp_cookie = 0;  /* the last cookie seen by rawtp_with_cookie (this process) */
+__u64 fentry_cookie = 0;
 
 
 SEC("uprobe.multi")
@@ -61,5 +64,21 @@ int BPF_USDT(usdt_probe, int a, long b)
     if (c < 4)
         __sync_fetch_and_add(&usdt_calls[c], 1);
     __sync_fetch_and_add(&usdt_sum, a + b);
+    return 0;
+}
+
+SEC("raw_tp/sys_enter")
+int rawtp_with_cookie(void *ctx)
+{
+    if ((bpf_get_current_pid_tgid() >> 32) == cookie_pid)
+        rawtp_cookie = bpf_get_attach_cookie(ctx);
+    return 0;
+}
+
+SEC("fentry/do_unlinkat")
+int BPF_PROG(fentry_with_cookie)
+{
+    if ((bpf_get_current_pid_tgid() >> 32) == cookie_pid)
+        fentry_cookie = bpf_get_attach_cookie(ctx);
     return 0;
 }

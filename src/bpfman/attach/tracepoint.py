@@ -53,10 +53,24 @@ def attach_tracepoint(prog: Program, group: str, name: str, cookie: int = 0) -> 
     )
 
 
-def attach_raw_tracepoint(prog: Program, name: str) -> Link:
-    """Attach *prog* (a raw_tracepoint program) to the raw tracepoint *name*."""
+def attach_raw_tracepoint(prog: Program, name: str, cookie: int = 0) -> Link:
+    """Attach *prog* (a raw_tracepoint program) to the raw tracepoint *name*.
+
+    A *cookie* (``bpf_get_attach_cookie``) needs Linux 6.10.
+    """
     require_type(prog, "raw_tracepoint", f"raw tracepoint {name}")
-    fd = lib.bpf_raw_tracepoint_open(name.encode(), prog.fd)
-    if fd < 0:
-        raise from_errno(f"cannot attach {prog.name} to raw tracepoint {name}", fd)
+    if cookie:
+        try:
+            fd = _sys.raw_tracepoint_open(prog.fd, name.encode(), cookie)
+        except BpfError as e:
+            why = os.strerror(e.errno)
+            if e.errno == _errno.EINVAL:
+                why += " (a raw tracepoint cookie needs Linux 6.10)"
+            raise BpfError(
+                f"cannot attach {prog.name} to raw tracepoint {name}: {why}", errno=e.errno
+            ) from None
+    else:
+        fd = lib.bpf_raw_tracepoint_open(name.encode(), prog.fd)
+        if fd < 0:
+            raise from_errno(f"cannot attach {prog.name} to raw tracepoint {name}", fd)
     return Link(fd, description=f"raw_tracepoint {name}")

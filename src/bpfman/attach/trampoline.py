@@ -17,8 +17,25 @@ if TYPE_CHECKING:
 BTF_KIND_FUNC = 12
 
 
-def attach_trace(prog: Program) -> Link:
-    """Attach a fentry/fexit/fmod_ret/tp_btf/lsm program to the target it was loaded for."""
+def attach_trace(prog: Program, cookie: int = 0) -> Link:
+    """Attach a fentry/fexit/fmod_ret/tp_btf/lsm program to the target it was loaded for.
+
+    A *cookie* (``bpf_get_attach_cookie``) goes through ``BPF_LINK_CREATE``
+    with the program's expected attach type (Linux 5.19; tp_btf 6.10).
+    """
+    if cookie:
+        if prog.expected_attach_type is None:
+            raise BpfError(
+                f"cannot attach {prog.name} with a cookie: its attach type is unknown"
+                " (reopened from a pin or an id)",
+                errno=_errno.EINVAL,
+            )
+        o = _libbpf.opts(_libbpf.bpf_link_create_opts, tracing_cookie=cookie)
+        with _libbpf.capture() as log:
+            fd = lib.bpf_link_create(prog.fd, 0, prog.expected_attach_type, ctypes.byref(o))
+        if fd < 0:
+            raise from_errno(f"cannot attach {prog.name} with cookie {cookie}", fd, log)
+        return Link(fd, description=f"trace {prog.section or prog.name}")
     with _libbpf.capture() as log:
         fd = lib.bpf_raw_tracepoint_open(None, prog.fd)
     if fd < 0:
