@@ -571,3 +571,38 @@ def test_cgroup_attach_errors(bpf_obj, tmp_path: Path) -> None:
             prog.attach_cgroup("/no/such/cgroup", "egress")
         with pytest.raises(BpfError, match=r"needs path=\.\.\."):
             prog.attach()
+
+
+@pytest.mark.pure
+def test_the_section_table_is_the_one_source() -> None:
+    """Each row: a known attach kind and feature; parse_section, labels, load types and the
+    return-probe test all read it."""
+    from bpfman import features
+    from bpfman.attach import by_section
+    from bpfman.attach.sections import SECTION_DEFS, section_def
+    from bpfman.images.labels import program_type_word
+    from bpfman.kinds import ProgramType
+    from bpfman.manager.models import BpfmanType
+    from bpfman.server.translate import is_return_probe
+
+    known = set(features.PROBES)
+    for row in SECTION_DEFS:
+        assert row.kind in (*by_section.KINDS, ""), row
+        assert row.feature in known, row
+        for prefix in row.prefixes:
+            assert section_def(f"{prefix}/x") is row and section_def(f"{prefix}.s/x") is row
+            if row.kind and row.syntax not in ("syscall", "cgroup"):  # these need the part after /
+                assert parse_section(prefix).kind == row.kind
+    assert program_type_word("classifier/x", ProgramType.UNSPEC) == "tc"
+    assert program_type_word("kretsyscall/x", ProgramType.UNSPEC) == "probe"
+    assert by_section.load_types("uretprobe.multi/bin:f*") == SECTION_DEFS[20].load_as
+    assert by_section.load_types("kprobe/f") is None
+    for section, kind, ret in [
+        ("kretprobe/f", BpfmanType.KPROBE, True),
+        ("kretprobe.multi/f*", BpfmanType.KPROBE, True),
+        ("kretsyscall/openat", BpfmanType.KPROBE, True),
+        ("kprobe/f", BpfmanType.KPROBE, False),
+        ("uretprobe.s/bin:f", BpfmanType.UPROBE, True),
+        ("uretprobe/bin:f", BpfmanType.KPROBE, False),  # a uprobe section, not a kprobe's
+    ]:
+        assert is_return_probe(kind, section) == ret, section

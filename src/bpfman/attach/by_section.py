@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import errno as _errno
 import platform
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bpfman.attach.sections import CGROUP_SECTIONS
+from bpfman.attach.sections import CGROUP_SECTIONS, SectionDef, prefix_of, section_def
 from bpfman.errors import BpfError
 from bpfman.kinds import AttachType, ProgramType
 
@@ -40,28 +41,12 @@ KINDS: dict[str, tuple[str, str]] = {
     "usdt": ("usdt", "attach_usdt"),
 }
 
-# sections libbpf 1.1 does not know: program type and expected attach type, set before load
-LOAD_TYPES: dict[str, tuple[ProgramType, AttachType]] = {
-    "uprobe.multi": (ProgramType.KPROBE, AttachType.TRACE_UPROBE_MULTI),
-    "uretprobe.multi": (ProgramType.KPROBE, AttachType.TRACE_UPROBE_MULTI),
-}
-
-
 def load_types(section: str) -> tuple[ProgramType, AttachType] | None:
     """What to load a program of *section* as, when libbpf cannot tell (None: libbpf can)."""
-    prefix = section.partition("/")[0]
-    return LOAD_TYPES.get(prefix.removesuffix(".s"))
+    row = section_def(section)
+    return row.load_as if row else None
 
 _METHODS = ", ".join(f"{fn}()" for _m, fn in KINDS.values())
-
-# the prefix of a fentry-like section names the feature its programs need
-_TRACE_FEATURES = {
-    "fentry": "trampolines",
-    "fexit": "trampolines",
-    "fmod_ret": "trampolines",
-    "tp_btf": "tp_btf",
-    "lsm": "lsm",
-}
 
 _SYSCALL_PREFIX = {
     "x86_64": "__x64_sys_",
@@ -105,81 +90,136 @@ def _fn_offset(spec: str, section: str) -> tuple[str, int]:
 
 
 def parse_section(section: str) -> SectionTarget:
-    """What ``attach()`` does for a program of ELF section *section*."""
-    prefix, slash, rest = section.partition("/")
-    base = prefix.removesuffix(".s")  # sleepable variants attach the same way
-    if base in ("tracepoint", "tp"):
-        if not slash:
-            return SectionTarget("tracepoint", "tracepoint", needs=("group", "name"))
-        group, _, name = rest.partition("/")
-        if not group or not name or "/" in name:
-            raise _unknown(section, "expected tracepoint/GROUP/NAME")
-        return SectionTarget("tracepoint", "tracepoint", {"group": group, "name": name})
-    if base in ("raw_tracepoint", "raw_tp", "raw_tracepoint.w", "raw_tp.w"):
-        if not rest:
-            return SectionTarget("raw_tracepoint", "raw_tp", needs=("name",))
-        return SectionTarget("raw_tracepoint", "raw_tp", {"name": rest})
-    if base in ("kprobe", "kretprobe"):
-        args: dict[str, Any] = {"retprobe": base == "kretprobe"}
-        if not rest:
-            return SectionTarget("kprobe", "kprobe", args, needs=("fn",))
-        fn, off = _fn_offset(rest, section)
-        return SectionTarget("kprobe", "kprobe", {**args, "fn": fn, "offset": off})
-    if base in ("ksyscall", "kretsyscall"):
-        prefix_fn = _SYSCALL_PREFIX.get(platform.machine(), "__x64_sys_")
-        args = {"retprobe": base == "kretsyscall"}
-        if not rest:
-            raise _unknown(section, "expected ksyscall/NAME")
-        return SectionTarget("kprobe", "kprobe", {**args, "fn": prefix_fn + rest})
-    if base in ("uprobe", "uretprobe"):
-        args = {"retprobe": base == "uretprobe"}
-        if not rest:
-            return SectionTarget("uprobe", "uprobe", args, needs=("target",))
-        return SectionTarget("uprobe", "uprobe", {**args, **_uprobe_target(rest, section)})
-    if base in _TRACE_FEATURES:
-        return SectionTarget("trace", _TRACE_FEATURES[base])
-    if base == "freplace":
-        args = {"func_name": rest} if rest else {}
-        needs = ("target_prog",) if rest else ("target_prog", "func_name")
-        return SectionTarget("freplace", "freplace", args, needs=needs)
-    if base in ("xdp", "xdp.frags"):
-        if rest in ("devmap", "cpumap"):
-            raise _unknown(section, f"an XDP program for a {rest} entry, not an interface")
-        return SectionTarget("xdp", "xdp", needs=("iface",))
-    if base in ("tc", "classifier"):
-        args = {"direction": rest} if rest in ("ingress", "egress") else {}
-        return SectionTarget("tc", "tc", args, needs=("iface",))
-    if base == "tcx":
-        args = {"direction": rest} if rest in ("ingress", "egress") else {}
-        return SectionTarget("tcx", "tcx", args, needs=("iface",))
-    if base in ("cgroup_skb", "cgroup", "sockops"):
-        return _cgroup_target(section, base, rest)
-    if base == "perf_event":
-        return SectionTarget("perf_event", "perf_event", needs=("perf_fd",))
-    if base in ("uprobe.multi", "uretprobe.multi"):
-        args = {"retprobe": base == "uretprobe.multi"}
-        if not rest:
-            return SectionTarget("uprobe_multi", "uprobe_multi", args, needs=("target",))
-        target, colon, pattern = rest.partition(":")
-        if not colon or not target or not pattern:
-            raise _unknown(section, "expected uprobe.multi/BINARY:PATTERN")
-        args |= {"target": target, "functions": [pattern]}
-        return SectionTarget("uprobe_multi", "uprobe_multi", args)
-    if base in ("kprobe.multi", "kretprobe.multi"):
-        args = {"retprobe": base == "kretprobe.multi"}
-        if not rest:
-            return SectionTarget("kprobe_multi", "kprobe_multi", args, needs=("pattern",))
-        return SectionTarget("kprobe_multi", "kprobe_multi", {**args, "pattern": rest})
-    if base == "usdt":
-        if not rest:
-            return SectionTarget("usdt", "uprobe", needs=("target", "provider", "name"))
-        binary_provider, _, name = rest.rpartition(":")
-        binary, colon, provider = binary_provider.rpartition(":")
-        if not colon or not binary or not provider or not name:
-            raise _unknown(section, "expected usdt/BINARY:PROVIDER:NAME")
-        args = {"target": binary, "provider": provider, "name": name}
-        return SectionTarget("usdt", "uprobe", args)
-    raise _unknown(section)
+    """What ``attach()`` does for a program of ELF section *section* (its row's syntax)."""
+    row = section_def(section)
+    if row is None or not row.kind:
+        raise _unknown(section)
+    _, slash, rest = section.partition("/")
+    return _SYNTAX[row.syntax](row, prefix_of(section), slash + rest, section)
+
+
+def _target(
+    row: SectionDef, args: dict[str, Any] | None = None, needs: tuple[str, ...] = ()
+) -> SectionTarget:
+    """The row's target; its return-probe flag is an argument of its attach function."""
+    fixed = {"retprobe": row.retprobe} if row.kind in _RETPROBE_KINDS else {}
+    return SectionTarget(row.kind, row.feature, {**fixed, **(args or {})}, needs)
+
+
+_RETPROBE_KINDS = ("kprobe", "uprobe", "uprobe_multi", "kprobe_multi")
+
+
+def _tracepoint(row: SectionDef, base: str, tail: str, section: str) -> SectionTarget:
+    if not tail:
+        return _target(row, needs=("group", "name"))
+    group, _, name = tail[1:].partition("/")
+    if not group or not name or "/" in name:
+        raise _unknown(section, "expected tracepoint/GROUP/NAME")
+    return _target(row, {"group": group, "name": name})
+
+
+def _name(row: SectionDef, base: str, tail: str, section: str) -> SectionTarget:
+    rest = tail[1:]
+    return _target(row, {"name": rest}) if rest else _target(row, needs=("name",))
+
+
+def _function(row: SectionDef, base: str, tail: str, section: str) -> SectionTarget:
+    rest = tail[1:]
+    if not rest:
+        return _target(row, needs=("fn",))
+    fn, off = _fn_offset(rest, section)
+    return _target(row, {"fn": fn, "offset": off})
+
+
+def _syscall(row: SectionDef, base: str, tail: str, section: str) -> SectionTarget:
+    rest = tail[1:]
+    if not rest:
+        raise _unknown(section, "expected ksyscall/NAME")
+    return _target(row, {"fn": _SYSCALL_PREFIX.get(platform.machine(), "__x64_sys_") + rest})
+
+
+def _binary(row: SectionDef, base: str, tail: str, section: str) -> SectionTarget:
+    rest = tail[1:]
+    if not rest:
+        return _target(row, needs=("target",))
+    return _target(row, _uprobe_target(rest, section))
+
+
+def _none(row: SectionDef, base: str, tail: str, section: str) -> SectionTarget:
+    return _target(row)
+
+
+def _function_name(row: SectionDef, base: str, tail: str, section: str) -> SectionTarget:
+    rest = tail[1:]
+    if rest:
+        return _target(row, {"func_name": rest}, needs=("target_prog",))
+    return _target(row, needs=("target_prog", "func_name"))
+
+
+def _xdp(row: SectionDef, base: str, tail: str, section: str) -> SectionTarget:
+    rest = tail[1:]
+    if rest in ("devmap", "cpumap"):
+        raise _unknown(section, f"an XDP program for a {rest} entry, not an interface")
+    return _target(row, needs=("iface",))
+
+
+def _direction(row: SectionDef, base: str, tail: str, section: str) -> SectionTarget:
+    rest = tail[1:]
+    args = {"direction": rest} if rest in ("ingress", "egress") else {}
+    return _target(row, args, needs=("iface",))
+
+
+def _cgroup(row: SectionDef, base: str, tail: str, section: str) -> SectionTarget:
+    return _cgroup_target(section, base, tail[1:])
+
+
+def _perf_fd(row: SectionDef, base: str, tail: str, section: str) -> SectionTarget:
+    return _target(row, needs=("perf_fd",))
+
+
+def _pattern(row: SectionDef, base: str, tail: str, section: str) -> SectionTarget:
+    rest = tail[1:]
+    if not rest:
+        return _target(row, needs=("target",))
+    target, colon, pattern = rest.partition(":")
+    if not colon or not target or not pattern:
+        raise _unknown(section, "expected uprobe.multi/BINARY:PATTERN")
+    return _target(row, {"target": target, "functions": [pattern]})
+
+
+def _glob(row: SectionDef, base: str, tail: str, section: str) -> SectionTarget:
+    rest = tail[1:]
+    return _target(row, {"pattern": rest}) if rest else _target(row, needs=("pattern",))
+
+
+def _usdt(row: SectionDef, base: str, tail: str, section: str) -> SectionTarget:
+    rest = tail[1:]
+    if not rest:
+        return _target(row, needs=("target", "provider", "name"))
+    binary_provider, _, name = rest.rpartition(":")
+    binary, colon, provider = binary_provider.rpartition(":")
+    if not colon or not binary or not provider or not name:
+        raise _unknown(section, "expected usdt/BINARY:PROVIDER:NAME")
+    return _target(row, {"target": binary, "provider": provider, "name": name})
+
+
+# a row's syntax -> how the part after its prefix reads
+_SYNTAX: dict[str, Callable[[SectionDef, str, str, str], SectionTarget]] = {
+    "tracepoint": _tracepoint,
+    "name": _name,
+    "function": _function,
+    "syscall": _syscall,
+    "binary": _binary,
+    "": _none,
+    "function_name": _function_name,
+    "xdp": _xdp,
+    "direction": _direction,
+    "cgroup": _cgroup,
+    "perf_fd": _perf_fd,
+    "pattern": _pattern,
+    "glob": _glob,
+    "usdt": _usdt,
+}
 
 
 def _uprobe_target(rest: str, section: str) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 libbpf 1.1 has neither the ``uprobe.multi`` section nor an attach function for
 it: ``ObjectSpec`` loads such programs with the expected attach type from the
-section table (``by_section.LOAD_TYPES``) and the link is a raw
+section table (``sections.SECTION_DEFS``, its ``load_as``) and the link is a raw
 ``BPF_LINK_CREATE`` (``_sys.link_create_uprobe_multi``). Functions are found
 in the binary's ELF symbols (glob patterns allowed) and turned into file
 offsets, as for single uprobes.

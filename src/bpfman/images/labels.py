@@ -18,36 +18,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from bpfman.attach.sections import section_def
 from bpfman.images.errors import ImageError, InputError
 
 PROGRAMS = "io.ebpf.programs"
 MAPS = "io.ebpf.maps"
 OLD_FUNCTION = "io.ebpf.bpf_function_name"
 OLD_TYPE = "io.ebpf.program_type"
-
-# upstream's label words (kernel program types, kinds.kernel_type_word) by ELF section
-# prefix, for the sections libbpf gives no type (``classifier/NAME``, ``tcx/ingress``...)
-_SECTION_TYPES = {
-    "xdp": "xdp",
-    "tc": "tc",
-    "classifier": "tc",
-    "action": "tc",
-    "tcx": "tc",
-    "tracepoint": "tracepoint",
-    "tp": "tracepoint",
-    "kprobe": "probe",
-    "kretprobe": "probe",
-    "ksyscall": "probe",
-    "kretsyscall": "probe",
-    "uprobe": "probe",
-    "uprobe.s": "probe",
-    "uretprobe": "probe",
-    "uretprobe.s": "probe",
-    "fentry": "tracing",
-    "fentry.s": "tracing",
-    "fexit": "tracing",
-    "fexit.s": "tracing",
-}
 
 # the bpfman type words pybpfman wrote in labels before it wrote upstream's words, by
 # family (words of one family stand for each other); still read
@@ -84,7 +61,8 @@ def program_type_word(section: str, kernel_type: int) -> str:
 
     if kernel_type != ProgramType.UNSPEC:
         return kernel_type_word(kernel_type)
-    return _SECTION_TYPES.get(section.split("/", 1)[0], kernel_type_word(kernel_type))
+    row = section_def(section)  # the sections libbpf gives no type: classifier/NAME, tcx/...
+    return row.label if row and row.label else kernel_type_word(kernel_type)
 
 
 def map_type_word(kernel_type: str) -> str:

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 
+from bpfman.attach.sections import section_def
 from bpfman.manager import views
 from bpfman.manager.core import AttachSpec, LoadSpec
 from bpfman.manager.errors import InputError
@@ -28,18 +29,22 @@ M = TypeVar("M", bound=Message)
 KIND_OF_ATTACH_FIELD = {name: kind for kind, name in views.ATTACH_INFO_FIELD.items()}
 OUTPUT_ONLY = {"position"}  # the attach info's fields the daemon reports but never takes
 LOAD_INFO_FIELD = {BpfmanType.FENTRY: "fentry_load_info", BpfmanType.FEXIT: "fexit_load_info"}
-RETURN_SECTION = {BpfmanType.KPROBE: "kretprobe", BpfmanType.UPROBE: "uretprobe"}
+# the bpfman types whose ELF section decides kprobe/kretprobe, uprobe/uretprobe: their attach kinds
+PROBE_KINDS = {
+    BpfmanType.KPROBE: ("kprobe", "kprobe_multi"),
+    BpfmanType.UPROBE: ("uprobe", "uprobe_multi"),
+}
 
 
 def return_probe_candidates(spec: LoadSpec) -> list[str]:
     """Programs whose ELF section decides their load type (kprobe/kretprobe, uprobe/uretprobe)."""
-    return [r.name for r in spec.requests if r.kind in RETURN_SECTION]
+    return [r.name for r in spec.requests if r.kind in PROBE_KINDS]
 
 
 def is_return_probe(kind: BpfmanType, section: str) -> bool:
     """Whether a kprobe/uprobe program in *section* is the return kind (``kretprobe/f``...)."""
-    prefix = RETURN_SECTION.get(kind)
-    return prefix is not None and section.split("/", 1)[0].split(".", 1)[0] == prefix
+    row = section_def(section)
+    return row is not None and row.retprobe and row.kind in PROBE_KINDS.get(kind, ())
 
 
 def with_return_probes(spec: LoadSpec, sections: Mapping[str, str]) -> LoadSpec:
