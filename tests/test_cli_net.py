@@ -77,6 +77,10 @@ def test_tc_ingress_egress_and_qdisc_cleanup(cli, bpf_obj, veth) -> None:
     b = cli("attach", str(egr), "tc", "-d", "egress", "-i", veth.host, "-p", "10",
             "--proceed-on", "ok", "-o", "json").json()  # fmt: skip
     assert b["attach"]["tc_attach_info"]["proceed_on"] == [0]
+    # get link (the CLI's fast path reads the stored JSON through SQLite) says what attach said
+    assert [cli("get", "link", str(x["link_id"]), "-o", "json").json() for x in (a, b)] == [a, b]
+    text = cli("get", "link", str(b["link_id"])).out
+    assert ["Proceed", "On:", "ok"] in [line.split() for line in text.splitlines()]
     assert "clsact" in qdiscs(veth.host_index)
     assert veth.send(3, to="host") == 3
     assert veth.send(2, to="peer") == 2

@@ -271,6 +271,22 @@ def test_fast_path_imports(cli, bpf_obj) -> None:
         # other programs show their kernel type's name (bpfman.kinds: enum), as get program does
         with_kinds = tuple(m for m in NOT_FAST if m != "enum")
         assert offending(mods, with_kinds) == [], "--all"
+        link = cli(
+            "attach", str(prog_id), "tracepoint", "-t", "syscalls/sys_enter_kill", "-o", "json"
+        ).json()["link_id"]
+        mods, out = imported(cli, "list", "links")
+        row = out.splitlines()[1].split()
+        assert row == [
+            str(prog_id),
+            str(link),
+            "tracepoint",
+            "count_kill",
+            "syscalls/sys_enter_kill",
+        ]
+        assert offending(mods, NOT_FAST) == [], "list links"
+        mods, out = imported(cli, "get", "link", str(link))
+        assert "syscalls/sys_enter_kill" in out
+        assert offending(mods, NOT_FAST) == [], "get link"
         mods, out = imported(cli, "get", "program", str(prog_id))
         assert "Kernel State" in out
         assert offending(mods, with_kinds) == [], "get program"
@@ -327,6 +343,9 @@ def test_fast_table_matches_click_commands() -> None:
         (["--log", "warn", "get", "program", "7", "--output=json"], True),
         (["get", "program", "-o", "table", "7"], True),
         (["list", "program", "-a"], True),
+        (["list", "links", "--program-id", "3"], True),
+        (["list", "links", "-o", "json"], False),
+        (["get", "link", "4", "-o", "json"], True),
         (["list", "programs", "--help"], False),
         (["--log", "debug", "list", "programs"], False),
         (["list", "programs", "-o", "xml"], False),
@@ -370,7 +389,9 @@ def test_fast_path_prints_what_click_prints(cli, bpf_obj) -> None:
             def same(*args: str) -> None:
                 fast_out = cli(*args).out
                 slow_out = click_path(cli, *args)
-                if "json" in args:
+                if "json" in args and "link" in args:
+                    assert json.loads(fast_out) == json.loads(slow_out), args
+                elif "json" in args:
                     fast_v, slow_v = json.loads(fast_out), json.loads(slow_out)
                     for v in fast_v if isinstance(fast_v, list) else [fast_v]:
                         assert v["kernel_info"].pop("loaded_at")  # read twice: may tick
@@ -392,6 +413,11 @@ def test_fast_path_prints_what_click_prints(cli, bpf_obj) -> None:
                 ("get", "program", str(first), "-o", "json"),
                 ("get", "program", str(foreign)),
                 ("get", "program", str(foreign), "-o", "json"),
+                ("list", "links"),
+                ("list", "link", "--program-id", str(first)),
+                ("list", "links", "--program-id", str(second)),
+                ("get", "link", str(link.json()["link_id"])),
+                ("get", "link", str(link.json()["link_id"]), "-o", "json"),
             ):
                 same(*args)
             everything = cli("list", "programs", "--all").out.splitlines()[1:]
@@ -410,6 +436,8 @@ def test_fast_path_leaves_errors_to_click(cli, bpf_obj, tmp_path) -> None:
     answers (creating or migrating the store), with its message and exit code."""
     r = cli("get", "program", str(2**31 - 1), rc=1)
     assert r.err.startswith("Error: no program with id") and r.out == ""
+    r = cli("get", "link", str(2**31 - 1), rc=1)
+    assert r.err.startswith("Error: no link with id") and r.out == ""
     assert os.path.exists(os.path.join(cli.runtime, "db", "bpfman.db"))  # click made it
 
     r = cli("list", "programs", "-o", "xml", rc=2)
@@ -450,3 +478,25 @@ def test_shell_completion_is_clicks(cli) -> None:
                COMP_CWORD="2")  # fmt: skip
     r = cli("list", "pro", env=env)
     assert "programs" in r.out
+
+
+def test_attachment_column_of_each_kind() -> None:
+    from bpfman.manager import readonly
+    from bpfman.manager.models import BpfmanType
+
+    net = {"iface": "eth0", "position": 2, "priority": 50, "proceed_on": [2]}
+    cases = [
+        (BpfmanType.XDP, net, "eth0 pos-2"),
+        (BpfmanType.TC, {**net, "direction": "ingress"}, "eth0 ingress pos-2"),
+        (BpfmanType.TCX, {"iface": "lo", "direction": "egress"}, "lo egress pos-0"),
+        (BpfmanType.TRACEPOINT, {"tracepoint": "syscalls/sys_enter_kill"}, "syscalls/..."),
+        (BpfmanType.KPROBE, {"fn_name": "do_sys_open", "offset": 0}, "do_sys_open"),
+        (BpfmanType.UPROBE, {"target": "/lib/libc.so.6", "fn_name": "malloc"}, "/lib/libc.so.6 malloc"),
+        (BpfmanType.UPROBE, {"target": "x", "fn_name": None, "offset": 16}, "x"),
+        (BpfmanType.FENTRY, {}, ""),
+    ]  # fmt: skip
+    for kind, params, shown in cases:
+        got = readonly.attachment(int(kind), params)
+        assert got == shown or (shown.endswith("...") and got.startswith(shown[:-3])), kind
+    for name in ("XDP", "TC", "TRACEPOINT", "KPROBE", "UPROBE", "FENTRY", "FEXIT", "TCX"):
+        assert int(BpfmanType[name]) == getattr(readonly, name)

@@ -8,7 +8,7 @@ as ``bpfman.cli.manage`` defines them, ``--opt VALUE`` or ``--opt=VALUE``), and
 answers those from ``bpfman.manager.readonly``: SQLite rows and kernel reads,
 no click, no Manager. Anything else — another command, ``--help``, shell
 completion, a filter option, a malformed value, a store not created or not
-migrated yet, a program that is not found — goes to the click group
+migrated yet, a program or link that is not found — goes to the click group
 (``bpfman.cli.main``), which stays the one place for usage errors, help and
 every other message. Reads need no config, so ``--config`` is not read here.
 
@@ -62,6 +62,17 @@ FAST: dict[tuple[str, str], tuple[dict[str, tuple[str, object]], tuple[str, ...]
         ("program_id",),
     ),
 }
+# list links' table (its JSON and filters are click's)
+LIST_LINKS: tuple[dict[str, tuple[str, object]], tuple[str, ...]] = (
+    {
+        "--program-id": ("program_id", INT),
+        "-o": ("output", ("table",)),
+        "--output": ("output", ("table",)),
+    },
+    (),
+)
+FAST[("list", "links")] = FAST[("list", "link")] = LIST_LINKS
+FAST[("get", "link")] = ({"-o": ("output", OUTPUT), "--output": ("output", OUTPUT)}, ("link_id",))
 
 
 class Call:
@@ -169,7 +180,30 @@ def _get_program(db: Any, program_id: int, output: str = "table") -> str | None:
     return out.get_program_text(result.get("info"), result["kernel_info"], word, attachments)
 
 
+def _list_links(db: Any, program_id: int | None = None, output: str = "table") -> str | None:
+    from bpfman.cli import output as out
+    from bpfman.manager import readonly
+
+    return out.table(out.LINK_HEADERS, readonly.links_table(db, program_id))
+
+
+def _get_link(db: Any, link_id: int, output: str = "table") -> str | None:
+    from bpfman.cli import output as out
+    from bpfman.manager import readonly
+
+    found = readonly.link_result(db, link_id)
+    if found is None:
+        return None  # not found: click's path says so
+    link, kind, attach_fn = found
+    if output == "json":
+        return out.json_text(link)
+    return out.get_link_text({**link, "_attach_fn": attach_fn}, kind)
+
+
 RUN: dict[tuple[str, str], Callable[..., str | None]] = {
+    ("get", "link"): _get_link,
+    ("list", "links"): _list_links,
+    ("list", "link"): _list_links,
     ("list", "programs"): _list_programs,
     ("list", "program"): _list_programs,
     ("get", "program"): _get_program,

@@ -454,7 +454,7 @@ def list_links(
     metadata_selector: tuple[str, ...],
     output: str,
 ) -> None:
-    from bpfman.cli.output import emit_json, table
+    from bpfman.cli.output import LINK_HEADERS, emit_json, table
     from bpfman.manager import query, views
 
     mgr = ctx_obj().manager()
@@ -476,8 +476,7 @@ def list_links(
                 views.attachment(link),
             ]
         )
-    headers = ["Program ID", "Link ID", "Application", "Type", "Function Name", "Attachment"]
-    click.echo(table(headers, rows))
+    click.echo(table(LINK_HEADERS, rows))
 
 
 @click.group("get", help="Details of one program or link.")

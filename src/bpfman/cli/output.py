@@ -14,7 +14,6 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
 
-    from bpfman.manager.models import BpfmanType
 
 
 def emit_json(value: Any) -> None:
@@ -53,6 +52,9 @@ def block(title: str, pairs: Sequence[tuple[str, Any]]) -> str:
         out.append(f" {k.ljust(width)}  {_cell(items[0])}")
         out.extend(f" {'':{width}}  {_cell(item)}" for item in items[1:])
     return "\n".join(out)
+
+
+LINK_HEADERS = ["Program ID", "Link ID", "Application", "Type", "Function Name", "Attachment"]
 
 
 def links_cell(ids: Sequence[int]) -> str:
@@ -187,9 +189,9 @@ LINK_LABELS = {
 }
 
 
-def get_link_text(link: dict[str, Any], kind: BpfmanType) -> str:
-    from bpfman.manager import parse
-    from bpfman.manager.models import BpfmanType
+def get_link_text(link: dict[str, Any], kind: int) -> str:
+    """``get link``'s text of a LinkInfo dict (*kind*: the link's BpfmanType, or its number)."""
+    from bpfman.manager import readonly as k
 
     (body,) = link["attach"].values()
     pairs: list[tuple[str, Any]] = [
@@ -199,20 +201,23 @@ def get_link_text(link: dict[str, Any], kind: BpfmanType) -> str:
         ("Link ID:", link["link_id"]),
     ]
     order = {
-        BpfmanType.XDP: ["iface", "priority", "position", "proceed_on", "netns"],
-        BpfmanType.TC: ["iface", "direction", "priority", "position", "proceed_on", "netns"],
-        BpfmanType.TCX: ["iface", "direction", "priority", "position", "netns"],
-        BpfmanType.TRACEPOINT: ["tracepoint"],
-        BpfmanType.KPROBE: ["fn_name", "offset", "container_pid"],
-        BpfmanType.UPROBE: ["target", "fn_name", "offset", "pid", "container_pid"],
-        BpfmanType.FENTRY: ["fn_name"],
-        BpfmanType.FEXIT: ["fn_name"],
+        k.XDP: ["iface", "priority", "position", "proceed_on", "netns"],
+        k.TC: ["iface", "direction", "priority", "position", "proceed_on", "netns"],
+        k.TCX: ["iface", "direction", "priority", "position", "netns"],
+        k.TRACEPOINT: ["tracepoint"],
+        k.KPROBE: ["fn_name", "offset", "container_pid"],
+        k.UPROBE: ["target", "fn_name", "offset", "pid", "container_pid"],
+        k.FENTRY: ["fn_name"],
+        k.FEXIT: ["fn_name"],
     }[kind]
     for key in order:
         value = body.get(key)
-        if key == "proceed_on" and value is not None:
-            value = ", ".join(parse.proceed_on_names(kind, list(value)))
-        if key == "fn_name" and kind in (BpfmanType.FENTRY, BpfmanType.FEXIT):
+        if key == "proceed_on" and value is not None:  # xdp, tc: the words of their verdicts
+            from bpfman.manager import parse
+            from bpfman.manager.models import BpfmanType
+
+            value = ", ".join(parse.proceed_on_names(BpfmanType(kind), list(value)))
+        if key == "fn_name" and kind in (k.FENTRY, k.FEXIT):
             value = link.get("_attach_fn")
         pairs.append((LINK_LABELS[key], value))
     pairs.append(("Metadata:", kv_rows(body.get("metadata", {}))))

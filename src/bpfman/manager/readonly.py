@@ -46,6 +46,33 @@ def public(result: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in result.items() if not k.startswith("_")}
 
 
+# bpfman's program kinds (models.BpfmanType's numbers and names), for links
+XDP, TC, TRACEPOINT, KPROBE, UPROBE, FENTRY, FEXIT, TCX = range(8)
+KIND_NAMES = ("xdp", "tc", "tracepoint", "kprobe", "uprobe", "fentry", "fexit", "tcx")
+# the AttachInfo oneof's field of each kind, and its message's fields in order (metadata is
+# added to all); views keys the same tables by BpfmanType
+ATTACH_INFO_FIELD: dict[int, str] = {
+    XDP: "xdp_attach_info",
+    TC: "tc_attach_info",
+    TRACEPOINT: "tracepoint_attach_info",
+    KPROBE: "kprobe_attach_info",
+    UPROBE: "uprobe_attach_info",
+    TCX: "tcx_attach_info",
+    FENTRY: "fentry_attach_info",
+    FEXIT: "fexit_attach_info",
+}
+ATTACH_FIELDS: dict[int, list[str]] = {
+    XDP: ["priority", "iface", "position", "proceed_on", "netns"],
+    TC: ["priority", "iface", "position", "direction", "proceed_on", "netns"],
+    TCX: ["priority", "iface", "position", "direction", "netns"],
+    TRACEPOINT: ["tracepoint"],
+    KPROBE: ["fn_name", "offset", "container_pid"],
+    UPROBE: ["fn_name", "offset", "target", "pid", "container_pid"],
+    FENTRY: [],
+    FEXIT: [],
+}
+
+
 def connect(root: str) -> sqlite3.Connection | None:
     """A connection to the store under runtime root *root* for reading, or None when there is
     none yet or its schema is not this code's (the Store creates and migrates)."""
@@ -321,3 +348,104 @@ def program_result(db: sqlite3.Connection, prog_id: int) -> dict[str, Any] | Non
     word = type_word(row["kind"], bool(row["retprobe"]))
     attachments = link_attachments(db, prog_id)
     return {"info": info, "kernel_info": kernel, "_type_word": word, "_attachments": attachments}
+
+
+# ---------------------------------------------------------------------------- links
+
+
+# the scalar parameters the Attachment column shows (read by SQLite's json_each: no json import)
+_SHOWN = ("iface", "direction", "position", "tracepoint", "fn_name", "target")
+_JSON_SCALAR = {"true": True, "false": False}
+
+
+def links_table(db: sqlite3.Connection, program_id: int | None) -> list[list[Any]]:
+    """``list links``' rows (program id, link id, application, type, function name,
+    attachment) of bpfman's links (of *program_id*), by link id."""
+    programs = {r[0]: r for r in db.execute("SELECT id, name, kind, retprobe FROM programs")}
+    q = "SELECT program_id, value FROM program_metadata WHERE key = 'bpfman_application'"
+    apps = dict(db.execute(q).fetchall())
+    where = "" if program_id is None else " WHERE l.program_id = ?"
+    args = () if program_id is None else (program_id,)
+    shown = ", ".join(f"'{k}'" for k in _SHOWN)
+    params: dict[int, dict[str, Any]] = {}
+    q = (
+        "SELECT l.id, j.key, j.value, j.type FROM links l, json_each(l.params) j"
+        f"{where}{' AND' if where else ' WHERE'} j.key IN ({shown})"
+    )
+    for link_id, key, value, kind in db.execute(q, args):
+        params.setdefault(link_id, {})[key] = _JSON_SCALAR.get(kind, value)
+    rows: list[list[Any]] = []
+    q = f"SELECT l.id, l.program_id, l.kind FROM links l{where} ORDER BY l.id"
+    for link_id, prog_id, kind in db.execute(q, args):
+        prog = programs.get(prog_id)
+        rows.append(
+            [
+                prog_id,
+                link_id,
+                apps.get(prog_id, "") if prog else "",
+                type_word(prog[2], bool(prog[3])) if prog else "",
+                prog[1] if prog else "",
+                attachment(kind, params.get(link_id, {})),
+            ]
+        )
+    return rows
+
+
+def link_message(
+    link_id: int,
+    program_id: int,
+    kernel_link_id: int | None,
+    kind: int,
+    params: Mapping[str, Any],
+    metadata: Mapping[str, str],
+    program_name: str | None,
+    program_type_word: str | None,
+) -> dict[str, Any]:
+    """LinkInfo of a link (*program_name* None: its program is not in the store)."""
+    fields = {k: params.get(k) for k in ATTACH_FIELDS[kind]}
+    body = {k: v for k, v in fields.items() if v is not None}
+    body["metadata"] = dict(metadata)
+    return {
+        "link_id": link_id,
+        "program_id": program_id,
+        "kernel_link_id": kernel_link_id,
+        "bpf_function": program_name or "",
+        "program_type": program_type_word if program_name is not None else KIND_NAMES[kind],
+        "attach": {ATTACH_INFO_FIELD[kind]: body},
+    }
+
+
+def _link_params(db: sqlite3.Connection, link_id: int) -> dict[str, Any]:
+    """A link's stored parameters, through SQLite's json_each (no json import): scalars, and
+    arrays of scalars (``proceed_on``)."""
+    params: dict[str, Any] = {}
+    q = "SELECT j.key, j.value, j.type FROM links l, json_each(l.params) j WHERE l.id = ?"
+    for key, value, kind in db.execute(q, (link_id,)).fetchall():
+        if kind == "array":
+            q = "SELECT e.value, e.type FROM links l, json_each(l.params, ?) e WHERE l.id = ?"
+            items = db.execute(q, (f'$."{key}"', link_id)).fetchall()
+            params[key] = [_JSON_SCALAR.get(t, v) for v, t in items]
+        elif kind == "object":
+            raise sqlite3.DataError(f"link {link_id}: parameter {key} is an object")
+        else:
+            params[key] = _JSON_SCALAR.get(kind, value)
+    return params
+
+
+def link_result(db: sqlite3.Connection, link_id: int) -> tuple[dict[str, Any], int, Any] | None:
+    """(LinkInfo, kind, its program's attach function) of link *link_id*; None if there is none
+    (the Manager says so)."""
+    row = db.execute("SELECT * FROM links WHERE id = ?", (link_id,)).fetchone()
+    if row is None:
+        return None
+    q = "SELECT key, value FROM link_metadata WHERE link_id = ?"
+    meta = {r[0]: r[1] for r in db.execute(q, (link_id,))}
+    q = "SELECT name, kind, retprobe, attach_fn FROM programs WHERE id = ?"
+    prog = db.execute(q, (row["program_id"],)).fetchone()
+    info = link_message(
+        row["id"], row["program_id"], row["kernel_link_id"], row["kind"],
+        _link_params(db, link_id), meta,
+        prog["name"] if prog else None,
+        type_word(prog["kind"], bool(prog["retprobe"])) if prog else None,
+    )  # fmt: skip
+    return info, row["kind"], prog["attach_fn"] if prog else None

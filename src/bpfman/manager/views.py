@@ -19,28 +19,9 @@ if TYPE_CHECKING:
     from bpfman.manager.core import Manager
     from bpfman.program import Program
 
-ATTACH_INFO_FIELD = {
-    BpfmanType.XDP: "xdp_attach_info",
-    BpfmanType.TC: "tc_attach_info",
-    BpfmanType.TRACEPOINT: "tracepoint_attach_info",
-    BpfmanType.KPROBE: "kprobe_attach_info",
-    BpfmanType.UPROBE: "uprobe_attach_info",
-    BpfmanType.TCX: "tcx_attach_info",
-    BpfmanType.FENTRY: "fentry_attach_info",
-    BpfmanType.FEXIT: "fexit_attach_info",
-}
-
+ATTACH_INFO_FIELD = {BpfmanType(k): v for k, v in readonly.ATTACH_INFO_FIELD.items()}
 # the API fields of each attach info message, in order (metadata is added to all)
-ATTACH_FIELDS = {
-    BpfmanType.XDP: ["priority", "iface", "position", "proceed_on", "netns"],
-    BpfmanType.TC: ["priority", "iface", "position", "direction", "proceed_on", "netns"],
-    BpfmanType.TCX: ["priority", "iface", "position", "direction", "netns"],
-    BpfmanType.TRACEPOINT: ["tracepoint"],
-    BpfmanType.KPROBE: ["fn_name", "offset", "container_pid"],
-    BpfmanType.UPROBE: ["fn_name", "offset", "target", "pid", "container_pid"],
-    BpfmanType.FENTRY: [],
-    BpfmanType.FEXIT: [],
-}
+ATTACH_FIELDS = {BpfmanType(k): v for k, v in readonly.ATTACH_FIELDS.items()}
 
 
 def kernel_info(prog: Program) -> dict[str, Any]:
@@ -71,22 +52,19 @@ def program_info(
 
 def attach_info(link: LinkRecord) -> dict[str, Any]:
     """The AttachInfo oneof of a link: ``{"<kind>_attach_info": {...}}``."""
-    fields = {k: link.params.get(k) for k in ATTACH_FIELDS[link.kind]}
-    body = {k: v for k, v in fields.items() if v is not None}
-    body["metadata"] = dict(link.metadata)
-    return {ATTACH_INFO_FIELD[link.kind]: body}
+    return link_info_of(link, None)["attach"]  # type: ignore[no-any-return]
 
 
 def link_info(mgr: Manager, link: LinkRecord) -> dict[str, Any]:
-    rec = mgr.store.program(link.program_id)
-    return {
-        "link_id": link.id,
-        "program_id": link.program_id,
-        "kernel_link_id": link.kernel_link_id,
-        "bpf_function": rec.name if rec else "",
-        "program_type": rec.type_word if rec else link.kind.name.lower(),
-        "attach": attach_info(link),
-    }
+    return link_info_of(link, mgr.store.program(link.program_id))
+
+
+def link_info_of(link: LinkRecord, rec: ProgramRecord | None) -> dict[str, Any]:
+    """LinkInfo of *link*, whose program is *rec* (None: not in the store)."""
+    return readonly.link_message(
+        link.id, link.program_id, link.kernel_link_id, int(link.kind), link.params,
+        link.metadata, rec.name if rec else None, rec.type_word if rec else None,
+    )  # fmt: skip
 
 
 def attachment(link: LinkRecord) -> str:
