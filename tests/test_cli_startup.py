@@ -484,14 +484,14 @@ def test_attachment_column_of_each_kind() -> None:
     from bpfman.manager import readonly
     from bpfman.manager.models import BpfmanType
 
-    net = {"iface": "eth0", "position": 2, "priority": 50, "proceed_on": [2]}
-    cases = [
+    net: dict[str, object] = {"iface": "eth0", "position": 2, "priority": 50, "proceed_on": [2]}
+    cases: list[tuple[BpfmanType, dict[str, object], str]] = [
         (BpfmanType.XDP, net, "eth0 pos-2"),
         (BpfmanType.TC, {**net, "direction": "ingress"}, "eth0 ingress pos-2"),
         (BpfmanType.TCX, {"iface": "lo", "direction": "egress"}, "lo egress pos-0"),
         (BpfmanType.TRACEPOINT, {"tracepoint": "syscalls/sys_enter_kill"}, "syscalls/..."),
         (BpfmanType.KPROBE, {"fn_name": "do_sys_open", "offset": 0}, "do_sys_open"),
-        (BpfmanType.UPROBE, {"target": "/lib/libc.so.6", "fn_name": "malloc"}, "/lib/libc.so.6 malloc"),
+        (BpfmanType.UPROBE, {"target": "/lib/c.so", "fn_name": "malloc"}, "/lib/c.so malloc"),
         (BpfmanType.UPROBE, {"target": "x", "fn_name": None, "offset": 16}, "x"),
         (BpfmanType.FENTRY, {}, ""),
     ]  # fmt: skip
