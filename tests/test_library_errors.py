@@ -177,6 +177,15 @@ def test_a_program_of_the_wrong_type_names_both_types(lib_obj: bpfman.Object) ->
             "cannot attach on_kill to uprobe in libc: it is a tracepoint program, not kprobe",
         ),
         (
+            xdp.attach_trace,
+            "cannot attach pass_all to its load-time target: it is a xdp program,"
+            " not tracing or lsm",
+        ),
+        (
+            lambda: tp.attach_freplace(xdp, "verdict"),
+            "cannot attach on_kill to function verdict: it is a tracepoint program, not ext",
+        ),
+        (
             lambda: tp.attach_xdp("lo"),
             "cannot attach on_kill to lo as XDP: it is a tracepoint program, not xdp",
         ),

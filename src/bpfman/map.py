@@ -406,7 +406,13 @@ class _Access:
 
 
 class Map(FdHandle, _Access):
-    """A map in the kernel, held by an fd; keys and values as bytes."""
+    """A map in the kernel, held by an fd; keys and values as bytes (``typed()``: ctypes).
+
+    Attributes: ``id``, ``name``, ``type`` (a ``MapType``), ``key_size``,
+    ``value_size`` (one CPU's, for per-CPU maps), ``max_entries``, ``flags``,
+    ``btf`` (its object's or the kernel's BTF, or None), ``pin_path`` (where
+    it was pinned or opened from, or None). A map of an Object closes with it.
+    """
 
     def __init__(
         self,

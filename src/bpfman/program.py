@@ -118,6 +118,11 @@ class Program(FdHandle):
     ``from_id`` or ``from_fd`` it stands alone: a Link made from it is
     detached when the caller's last reference to it goes (or ``close()``),
     unless the Link is pinned.
+
+    Attributes: ``id`` (the kernel's), ``name``, ``type`` (a ``ProgramType``),
+    ``section`` (its ELF section, "" when reopened), ``expected_attach_type``,
+    ``verifier_log`` (the verifier's log of a successful load when
+    ``ProgramSpec.log_level`` was 1 or 2, else "").
     """
 
     def __init__(

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from bpfman import _libbpf, _sys
 from bpfman._libbpf import lib
+from bpfman.attach.types import require_type
 from bpfman.errors import BpfError, from_errno
 from bpfman.link import Link
 
@@ -23,6 +24,7 @@ def attach_trace(prog: Program, cookie: int = 0) -> Link:
     A *cookie* (``bpf_get_attach_cookie``) goes through ``BPF_LINK_CREATE``
     with the program's expected attach type (Linux 5.19; tp_btf 6.10).
     """
+    require_type(prog, "trace", "its load-time target")
     if cookie:
         if prog.expected_attach_type is None:
             raise BpfError(
@@ -63,6 +65,7 @@ def func_btf_id(prog_fd: int, func_name: str) -> int:
 
 def attach_freplace(prog: Program, target_prog: Program | int, func_name: str) -> Link:
     """Replace function *func_name* of *target_prog* (a Program or a program fd) with *prog*."""
+    require_type(prog, "freplace", f"function {func_name}")
     target_fd = target_prog if isinstance(target_prog, int) else target_prog.fd
     o = _libbpf.opts(_libbpf.bpf_link_create_opts)
     o.target_btf_id = func_btf_id(target_fd, func_name)

@@ -16,6 +16,8 @@ ACCEPTS: dict[str, tuple[ProgramType, ...]] = {
     "tracepoint": (ProgramType.TRACEPOINT,),
     "raw_tracepoint": (ProgramType.RAW_TRACEPOINT, ProgramType.RAW_TRACEPOINT_WRITABLE),
     "kprobe": (ProgramType.KPROBE,),
+    "trace": (ProgramType.TRACING, ProgramType.LSM),
+    "freplace": (ProgramType.EXT,),
     "uprobe": (ProgramType.KPROBE,),
     "uprobe_multi": (ProgramType.KPROBE,),
     "kprobe_multi": (ProgramType.KPROBE,),
