@@ -519,11 +519,12 @@ __all__ = [
 
 LIBBPF_WARN, LIBBPF_INFO, LIBBPF_DEBUG = 0, 1, 2
 
-# every libbpf message goes to this logger, at the mapped level; the library
-# adds no handler of its own (a NullHandler on "bpfman": silent unless the
-# application configures logging)
+# every libbpf message goes to this logger, at the mapped level, and on to the
+# application's handlers; its NullHandler keeps logging's last-resort stderr
+# handler away from it alone (libbpf's warnings of a failure the caller gets as
+# a BpfError are not printed twice), not from bpfman's other loggers
 log = logging.getLogger("bpfman.libbpf")
-logging.getLogger("bpfman").addHandler(logging.NullHandler())
+log.addHandler(logging.NullHandler())
 LEVELS = {LIBBPF_WARN: logging.WARNING, LIBBPF_INFO: logging.INFO, LIBBPF_DEBUG: logging.DEBUG}
 
 _tls = threading.local()

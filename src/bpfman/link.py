@@ -76,7 +76,15 @@ def _typed(fd: int, ltype: int, details: dict[str, Any]) -> Link | None:
 
 
 class Link(FdHandle):
-    """A kernel bpf_link held by an fd.
+    """A kernel bpf_link held by an fd: a program attached to a hook.
+
+    Closing the last fd of an unpinned link detaches it. A Link made from a
+    program of an ``Object`` is owned by that Object too: it stays attached
+    until ``detach()`` or the Object's ``close()``, whether or not the caller
+    keeps it. A Link made from a standalone Program (``Program.from_pin`` ...)
+    or reopened with ``from_pin``/``from_id`` lives as long as its reference.
+    ``pin(path)`` keeps it attached beyond this process until ``unpin()``.
+    Attributes: ``description`` (what it is attached to), ``pin_path``.
 
     The contract every attach kind keeps: ``info()``, ``pin(path)``/``unpin()``,
     ``update(program)``, ``detach()``, ``close()``; a kind that cannot do one
