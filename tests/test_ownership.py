@@ -9,11 +9,21 @@ from __future__ import annotations
 
 import gc
 import os
+import time
 
 import pytest
 
 import bpfman
 from bpfman import _sys
+
+
+def _released(link_ids: set[int]) -> None:
+    """Wait until the kernel has freed *link_ids*: closing a perf-event link's last fd
+    detaches it, but the kernel may finish the release a moment later (RCU)."""
+    deadline = time.monotonic() + 30
+    while link_ids & set(_sys.ids("link")):
+        assert time.monotonic() < deadline, f"links {link_ids} still in the kernel after close"
+        time.sleep(0.01)
 
 
 def _load(bpf_obj, **autoload: bool) -> bpfman.Object:
@@ -38,6 +48,7 @@ def test_a_dropped_link_stays_attached_until_close(bpf_obj) -> None:
     with bpfman.Map.from_id(counts.id) as still:  # an fd of our own: the map outlives obj
         obj.close()
         assert link.closed
+        _released({link_id})
         os.kill(os.getpid(), 0)
         assert still[0] == (3).to_bytes(8, "little")  # detached: the program no longer runs
 
@@ -67,6 +78,7 @@ def test_attach_all_attaches_every_program_whose_section_names_its_hook(bpf_obj)
     assert set(ids.values()) <= set(_sys.ids("link"))
     with bpfman.Map.from_id(counts.id) as still:
         obj.close()
+        _released(set(ids.values()))
         os.kill(os.getpid(), 0)
         os.getppid()
         assert (still[0], still[1]) == ((1).to_bytes(8, "little"), (1).to_bytes(8, "little"))
@@ -88,9 +100,11 @@ def test_links_of_a_program_from_a_pin_are_owned_by_reference(bpf_obj, pin_dir: 
         counts = obj.maps["counts"]
         with bpfman.Program.from_pin(f"{pin_dir}/prog") as prog:
             link = prog.attach_tracepoint("syscalls", "sys_enter_kill")
+            link_id = link.info().id
             os.kill(os.getpid(), 0)
             del link
             gc.collect()  # the last reference gone: detached
+            _released({link_id})
             os.kill(os.getpid(), 0)
         assert counts[0] == (1).to_bytes(8, "little")
         assert obj.links == ()
