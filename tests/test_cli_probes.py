@@ -32,7 +32,7 @@ def unlink_tmp(n: int) -> None:
 def test_uprobe_and_uretprobe_with_pid_filter(cli, bpf_obj) -> None:
     progs = load(cli, bpf_obj("mgr_probes"), "uprobe:up uretprobe:upret").json()
     up, upret = (p["kernel_info"]["id"] for p in progs)
-    assert progs[1]["info"]["map_owner_id"] == up
+    assert progs[1]["info"]["map_pin_path"].endswith(f"/maps/{upret}")  # each its own map dir
     me = str(os.getpid())
     a = cli("attach", str(up), "uprobe", "-t", "libc", "-f", "getppid", "-p", me, "--output",
             "json").json()  # fmt: skip

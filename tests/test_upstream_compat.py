@@ -352,3 +352,107 @@ def test_globals_rows(cli) -> None:
     (prog_id,) = got["Program ID"]
     assert got["Maps Used By"] == [prog_id] and got["Map Owner ID"] == ["None"]
     cli("unload", prog_id)
+
+
+# ---------------------------------------------------------------- 5. map ownership as upstream
+
+
+def info(cli, prog_id: int) -> dict:
+    return cli("get", "program", str(prog_id), "-o", "json").json()
+
+
+def test_multi_program_load_own_map_dirs_any_unload_order(cli) -> None:
+    loaded = cli("load", "file", "--path", upstream("go-app-counter/app_counter"),
+                 "--programs", *GO_APP, "--application", "go-app", "-o", "json").json()  # fmt: skip
+    ids = [p["kernel_info"]["id"] for p in loaded]
+    shared = set.intersection(*(set(p["kernel_info"]["map_ids"]) for p in loaded))
+    assert shared  # one object: the same kernel maps (.rodata/.bss) behind every program
+    for p in loaded:
+        i, got = p["kernel_info"]["id"], p["info"]
+        assert got["map_pin_path"] == f"{cli.fs}/maps/{i}" and "map_owner_id" not in got
+        assert got["map_used_by"] == [str(i)]
+        assert os.path.exists(f"{cli.fs}/maps/{i}/xdp_stats_map")
+    text = rows(cli("get", "program", str(ids[0])).out)
+    assert text["Map Owner ID"] == ["None"] and text["Maps Used By"] == [str(ids[0])]
+    for i in ids:  # in load order: the first is no owner of the others
+        cli("unload", str(i))
+        assert not os.path.exists(f"{cli.fs}/maps/{i}")
+    assert cli.pins() == []
+
+
+def test_map_owner_id_owner_unloads_first(cli) -> None:
+    obj = upstream("tracepoint_counter")
+    load = ["load", "file", "--path", obj, "--programs", "tracepoint:tracepoint_kill_recorder"]
+    a = cli(*load, "-o", "json").json()[0]
+    a_id = a["kernel_info"]["id"]
+    b = cli(*load, "--map-owner-id", str(a_id), "-o", "json").json()[0]
+    c = cli(*load, "--map-owner-id", str(a_id), "-o", "json").json()[0]
+    b_id, c_id = b["kernel_info"]["id"], c["kernel_info"]["id"]
+    owner_dir = f"{cli.fs}/maps/{a_id}"
+    for p in (b, c):
+        assert p["info"]["map_owner_id"] == a_id and p["info"]["map_pin_path"] == owner_dir
+    with bpfman.Map.from_pin(f"{owner_dir}/tracepoint_stats_map") as m:
+        stats_id = m.id
+    assert stats_id in b["kernel_info"]["map_ids"] and stats_id in c["kernel_info"]["map_ids"]
+    assert info(cli, a_id)["info"]["map_used_by"] == [str(a_id), str(b_id), str(c_id)]
+    got = rows(cli("get", "program", str(b_id)).out)
+    assert got["Map Owner ID"] == [str(a_id)]
+    assert got["Maps Used By"] == [str(a_id), str(b_id), str(c_id)]  # one id per row
+
+    cli("unload", str(a_id))  # the owner first
+    assert os.path.exists(f"{owner_dir}/tracepoint_stats_map")  # still used by b and c
+    assert info(cli, b_id)["info"]["map_used_by"] == [str(b_id), str(c_id)]
+    assert info(cli, b_id)["info"]["map_owner_id"] == a_id
+    assert cli("doctor").rc == 0
+    cli("unload", str(b_id))
+    assert info(cli, c_id)["info"]["map_used_by"] == [str(c_id)]
+    cli("unload", str(c_id))  # the last user takes the directory along
+    assert not os.path.exists(owner_dir)
+    assert cli.pins() == []
+    r = cli(*load, "--map-owner-id", str(a_id), rc=1)
+    assert "no such bpfman program" in r.err
+
+
+def test_store_migration_from_schema_2(tmp_path) -> None:
+    """A database as the code at 4cc0667 wrote it (migrations 1-2, a --map-owner-id user)
+    migrates: rows kept, the owner can go first, foreign keys still on."""
+    import sqlite3
+
+    from bpfman.manager.store import MIGRATIONS, Store
+
+    path = tmp_path / "db" / "bpfman.db"
+    path.parent.mkdir()
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA foreign_keys=ON")
+    for script in MIGRATIONS[:2]:  # what 4cc0667 ran (its MIGRATIONS are these two)
+        db.executescript(script)
+    db.execute("PRAGMA user_version=2")
+    insert = ("INSERT INTO programs (id, name, kind, path, map_owner_id, map_pin_path, tag)"
+              " VALUES (?,?,2,'/x.o',?,?,'t')")  # fmt: skip
+    db.execute(insert, (10, "owner", None, "/rt/fs/maps/10"))
+    db.execute(insert, (11, "user", 10, "/rt/fs/maps/10"))
+    db.execute("INSERT INTO program_globals VALUES (11, 'g', x'01')")
+    db.execute("INSERT INTO program_metadata VALUES (11, 'bpfman_application', 'app')")
+    db.execute("INSERT INTO links (program_id, kind, params) VALUES (11, 2, '{}')")
+    with pytest.raises(sqlite3.IntegrityError):  # schema 2: the owner cannot go first
+        db.execute("DELETE FROM programs WHERE id = 10")
+    db.close()
+
+    store = Store(str(path))
+    try:
+        assert store.schema_version == len(MIGRATIONS) >= 3
+        user = store.program(11)
+        assert user is not None and user.map_owner_id == 10 and user.globals == {"g": b"\x01"}
+        assert user.metadata == {"bpfman_application": "app"} and len(store.links(11)) == 1
+        assert store.map_users("/rt/fs/maps/10") == [10, 11]
+        with store.transaction():
+            store.delete_program(10)  # the owner first
+        assert store.map_users("/rt/fs/maps/10") == [11]
+        assert store.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        with pytest.raises(sqlite3.IntegrityError), store.transaction():
+            store.delete_program(11)  # its link still refers to it
+    finally:
+        store.close()
+    reopened = Store(str(path))  # migrated once: opening again changes nothing
+    assert reopened.schema_version == len(MIGRATIONS) and reopened.map_users("/rt/fs/maps/10")
+    reopened.close()

@@ -141,7 +141,7 @@ class Manager:
                 raise NotFoundError(f"--map-owner-id {spec.map_owner_id}: no such bpfman program")
         obj_spec = bpfman.open(spec.path)
         try:
-            loadplan.configure(obj_spec, spec, self.paths.maps_dir(owner.id) if owner else None)
+            loadplan.configure(obj_spec, spec, owner.map_pin_path if owner else None)
             obj = obj_spec.load()
         finally:
             if not obj_spec._loaded:
@@ -150,21 +150,25 @@ class Manager:
         records: list[ProgramRecord] = []
         with Undo() as undo, obj:
             progs = [obj.programs[r.name] for r in spec.requests]
-            first_id = progs[0].id
-            owner_id = owner.id if owner else first_id
-            maps_dir = self.paths.maps_dir(owner_id)
             for prog in progs:
                 pin = self.paths.prog_pin(prog.id)
                 prog.pin(pin)
                 undo.push(f"unpin {pin}", functools.partial(os.unlink, pin))
             crash.point("load:after-program-pins")
+            # as upstream: with --map-owner-id the owner's map directory; else every program
+            # of the load its own (the object's maps pinned in each), so any may go first
+            maps_dirs = {
+                prog.id: owner.map_pin_path if owner else self.paths.maps_dir(prog.id)
+                for prog in progs
+            }
             if owner is None:
-                # a dir under a fresh program id can only be an old program's leftover
-                _rmtree(maps_dir)
-                os.makedirs(maps_dir)
-                undo.push(f"remove {maps_dir}", lambda: _rmtree(maps_dir))
-                for m in obj.maps.values():
-                    m.pin(os.path.join(maps_dir, pin_name(m.name)))
+                for maps_dir in maps_dirs.values():
+                    # a dir under a fresh program id can only be an old program's leftover
+                    _rmtree(maps_dir)
+                    os.makedirs(maps_dir)
+                    undo.push(f"remove {maps_dir}", functools.partial(_rmtree, maps_dir))
+                    for m in obj.maps.values():
+                        m.pin(os.path.join(maps_dir, pin_name(m.name)))
             crash.point("load:after-map-pins")
             metadata = dict(spec.metadata)
             for req, prog in zip(spec.requests, progs, strict=True):
@@ -177,10 +181,8 @@ class Manager:
                     image_url=spec.image_url,
                     pull_policy=spec.pull_policy,
                     attach_fn=req.attach_fn,
-                    map_owner_id=(
-                        owner.id if owner else (None if prog.id == first_id else first_id)
-                    ),
-                    map_pin_path=maps_dir,
+                    map_owner_id=owner.id if owner else None,
+                    map_pin_path=maps_dirs[prog.id],
                     tag=prog.info().tag,
                     globals=dict(spec.globals),
                     metadata=metadata,
@@ -264,12 +266,9 @@ class Manager:
     def unload(self, prog_id: int) -> None:
         with self.writing() as scope:
             rec = self.program_record(prog_id)
-            users = self.store.map_users(rec.id)
-            if rec.map_owner_id is None and users:
-                raise PreconditionError(
-                    f"program {rec.id} owns maps still used by program(s) "
-                    f"{', '.join(map(str, users))}: unload them first"
-                )
+            # as upstream: the maps' directory stays while another program uses it (the
+            # owner may go first; the users' Maps Used By loses it)
+            last_user = self.store.map_users(rec.map_pin_path) == [rec.id]
             for link in self.store.links(rec.id):
                 self._detach(scope, link)
             crash.point("unload:after-links")
@@ -277,7 +276,7 @@ class Manager:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(pin)
             crash.point("unload:after-program-unpin")
-            if rec.map_owner_id is None:
+            if last_user:
                 _rmtree(rec.map_pin_path)
             crash.point("unload:after-map-unpin")
             with self.store.transaction():

@@ -108,10 +108,9 @@ def list_programs(
     links: dict[int, list[int]] = {}
     for link in stored_links:
         links.setdefault(link.program_id, []).append(link.id)
-    users: dict[int, list[int]] = {}
+    users: dict[str, list[int]] = {}  # map_pin_path -> its programs (Maps Used By)
     for r in records.values():
-        if r.map_owner_id is not None and r.map_owner_id != r.id:
-            users.setdefault(r.map_owner_id, []).append(r.id)
+        users.setdefault(r.map_pin_path, []).append(r.id)
     out: list[dict[str, Any]] = []
     if show_all:
         in_kernel = program_ids() if kernel_ids is None else kernel_ids
@@ -131,8 +130,8 @@ def list_programs(
             continue
         item: dict[str, Any] = {"kernel_info": kernel}
         if rec is not None:
-            owner = rec.map_owner_id or rec.id
-            info = views.program_info(mgr, rec, links.get(rec.id, []), users.get(owner, []))
+            used_by = users.get(rec.map_pin_path, [])
+            info = views.program_info(mgr, rec, links.get(rec.id, []), used_by)
             item = {"info": info, "kernel_info": kernel, "_type_word": rec.type_word}
         out.append(item)
     return out

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import Any
 
-SCHEMA_VERSION = 2  # len(store.MIGRATIONS): another version is the Store's to open
+SCHEMA_VERSION = 3  # len(store.MIGRATIONS): another version is the Store's to open
 PULL_POLICY_NUMBER = {"Always": 0, "IfNotPresent": 1, "Never": 2}
 # (stored kind, retprobe) -> the --programs word (models.type_name)
 TYPE_WORDS: dict[tuple[int, bool], str] = {
@@ -243,8 +243,8 @@ def program_message(
     link_ids: Sequence[int],
     map_users: Sequence[int],
 ) -> dict[str, Any]:
-    """ProgramInfo: bpfman's state of a program it loaded (*map_users*: the other programs
-    sharing its maps' owner)."""
+    """ProgramInfo: bpfman's state of a program it loaded (*map_users*: the programs using
+    the maps in its map_pin_path, itself included)."""
     bytecode: dict[str, Any]
     if image_url:
         number = PULL_POLICY_NUMBER.get(pull_policy or "IfNotPresent", 1)
@@ -253,7 +253,6 @@ def program_message(
         bytecode = {"image": image}
     else:
         bytecode = {"file": path}
-    owner = map_owner_id or prog_id
     out: dict[str, Any] = {
         "name": name,
         "bytecode": bytecode,
@@ -262,7 +261,7 @@ def program_message(
             k: binascii.b2a_base64(v, newline=False).decode() for k, v in globals_.items()
         },
         "map_pin_path": map_pin_path,
-        "map_used_by": [str(i) for i in (owner, *map_users)],
+        "map_used_by": [str(i) for i in map_users],
         "metadata": dict(metadata),
     }
     if map_owner_id is not None:
@@ -296,10 +295,9 @@ def list_programs(db: sqlite3.Connection, show_all: bool, brief: bool) -> list[d
     links: dict[int, list[int]] = {}
     for r in db.execute("SELECT id, program_id FROM links ORDER BY id"):
         links.setdefault(r[1], []).append(r[0])
-    users: dict[int, list[int]] = {}
+    users: dict[str, list[int]] = {}  # map_pin_path -> its programs (Maps Used By)
     for r in rows.values():
-        if r["map_owner_id"] is not None and r["map_owner_id"] != r["id"]:
-            users.setdefault(r["map_owner_id"], []).append(r["id"])
+        users.setdefault(r["map_pin_path"], []).append(r["id"])
     if show_all:
         from bpfman import _sys
 
@@ -316,10 +314,9 @@ def list_programs(db: sqlite3.Connection, show_all: bool, brief: bool) -> list[d
         if row is None:
             out.append({"kernel_info": kernel})
             continue
-        owner = row["map_owner_id"] or prog_id
         info = _message(
             row, globs.get(prog_id, {}), meta.get(prog_id, {}), links.get(prog_id, []),
-            users.get(owner, []),
+            users.get(row["map_pin_path"], []),
         )  # fmt: skip
         word = type_word(row["kind"], bool(row["retprobe"]))
         out.append({"info": info, "kernel_info": kernel, "_type_word": word})
@@ -341,9 +338,8 @@ def program_result(db: sqlite3.Connection, prog_id: int) -> dict[str, Any] | Non
     meta = {r[0]: r[1] for r in db.execute(q, (prog_id,))}
     q = "SELECT id FROM links WHERE program_id = ? ORDER BY id"
     link_ids = [r[0] for r in db.execute(q, (prog_id,))]
-    owner = row["map_owner_id"] or prog_id
-    q = "SELECT id FROM programs WHERE map_owner_id = ? AND id != ? ORDER BY id"
-    users = [r[0] for r in db.execute(q, (owner, owner))]
+    q = "SELECT id FROM programs WHERE map_pin_path = ? ORDER BY id"
+    users = [r[0] for r in db.execute(q, (row["map_pin_path"],))]
     info = _message(row, globs, meta, link_ids, users)
     word = type_word(row["kind"], bool(row["retprobe"]))
     attachments = link_attachments(db, prog_id)

@@ -76,8 +76,9 @@ def inspect(mgr: Manager) -> State:
     st = State()
     for prog_rec in mgr.store.programs():
         st.db_programs[prog_rec.id] = prog_rec.tag
-        if prog_rec.map_owner_id is None:
-            st.db_map_owners.add(prog_rec.id)
+        owner_dir = os.path.basename(prog_rec.map_pin_path)  # maps/<id>: in use by this one
+        if owner_dir.isdigit():
+            st.db_map_owners.add(int(owner_dir))
 
     for rec in mgr.store.links():
         member = dispatchers.is_member(rec)
@@ -441,10 +442,8 @@ def _forget_program(mgr: Manager, scope: WriterScope, prog_id: int) -> None:
     for link in mgr.store.links(prog_id):
         _forget_link(mgr, scope, link, detach=True)
     with mgr.store.transaction():
-        for user in mgr.store.map_users(prog_id):
-            mgr.store.db.execute("UPDATE programs SET map_owner_id = NULL WHERE id = ?", (user,))
         mgr.store.delete_program(prog_id)
-    if rec is not None and rec.map_owner_id is None and not mgr.store.map_users(prog_id):
+    if rec is not None and not mgr.store.map_users(rec.map_pin_path):  # its last user
         shutil.rmtree(rec.map_pin_path, ignore_errors=True)
 
 

@@ -67,6 +67,34 @@ MIGRATIONS: list[str] = [
     # 2: the image manifest an image-loaded program came from (dispatchers reload it from
     # the cache by that digest: the tag may have moved since)
     "ALTER TABLE programs ADD COLUMN image_digest TEXT;",
+    # 3: map ownership as upstream's: the programs using a map directory are those whose
+    # map_pin_path it is, and the owner may be unloaded before them, so map_owner_id is no
+    # longer a foreign key (the table is rebuilt: SQLite cannot drop a constraint)
+    f"""
+    CREATE TABLE programs_v3 (
+        id            INTEGER PRIMARY KEY CHECK (id > 0),
+        name          TEXT    NOT NULL CHECK (length(name) > 0),
+        kind          INTEGER NOT NULL CHECK (kind IN ({_KINDS})),
+        retprobe      INTEGER NOT NULL DEFAULT 0 CHECK (retprobe IN (0, 1)),
+        path          TEXT,
+        image_url     TEXT,
+        pull_policy   TEXT,
+        attach_fn     TEXT,
+        map_owner_id  INTEGER CHECK (map_owner_id IS NULL OR map_owner_id > 0),
+        map_pin_path  TEXT    NOT NULL,
+        tag           TEXT    NOT NULL,
+        created_at    TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        image_digest  TEXT,
+        CHECK ((path IS NULL) <> (image_url IS NULL))
+    );
+    INSERT INTO programs_v3 (id, name, kind, retprobe, path, image_url, pull_policy, attach_fn,
+                             map_owner_id, map_pin_path, tag, created_at, image_digest)
+        SELECT id, name, kind, retprobe, path, image_url, pull_policy, attach_fn,
+               map_owner_id, map_pin_path, tag, created_at, image_digest FROM programs;
+    DROP TABLE programs;
+    ALTER TABLE programs_v3 RENAME TO programs;
+    CREATE INDEX programs_by_map_pin_path ON programs(map_pin_path);
+    """,
 ]
 
 
@@ -88,16 +116,31 @@ class Store:
 
     def _migrate(self) -> None:
         """Run the migrations this database lacks, each in its own write transaction; the
-        version is read inside it, so two processes opening an old database race safely."""
-        while self.schema_version < len(MIGRATIONS):
-            with self.transaction():
-                version = self.schema_version
-                if version >= len(MIGRATIONS):
-                    break
-                for stmt in MIGRATIONS[version].split(";"):
-                    if stmt.strip():
-                        self.db.execute(stmt)
-                self.db.execute(f"PRAGMA user_version={version + 1}")
+        version is read inside it, so two processes opening an old database race safely.
+
+        Foreign keys are off while they run (a table rebuild must not cascade), and each
+        migration's result is checked against them before it commits."""
+        if self.schema_version >= len(MIGRATIONS):
+            return
+        self.db.execute("PRAGMA foreign_keys=OFF")  # a no-op inside a transaction: before
+        try:
+            while self.schema_version < len(MIGRATIONS):
+                with self.transaction():
+                    version = self.schema_version
+                    if version >= len(MIGRATIONS):
+                        break
+                    for stmt in MIGRATIONS[version].split(";"):
+                        if stmt.strip():
+                            self.db.execute(stmt)
+                    bad = self.db.execute("PRAGMA foreign_key_check").fetchall()
+                    if bad:
+                        rows = [tuple(r) for r in bad]
+                        raise sqlite3.IntegrityError(
+                            f"migration {version + 1} breaks foreign keys: {rows}"
+                        )
+                    self.db.execute(f"PRAGMA user_version={version + 1}")
+        finally:
+            self.db.execute("PRAGMA foreign_keys=ON")
 
     @property
     def schema_version(self) -> int:
@@ -208,11 +251,10 @@ class Store:
             image_digest=row["image_digest"],
         )
 
-    def map_users(self, owner_id: int) -> list[int]:
-        """Programs (other than the owner) sharing the owner's maps."""
+    def map_users(self, map_pin_path: str) -> list[int]:
+        """The programs using the maps pinned in *map_pin_path* (upstream's Maps Used By)."""
         rows = self.db.execute(
-            "SELECT id FROM programs WHERE map_owner_id = ? AND id != ? ORDER BY id",
-            (owner_id, owner_id),
+            "SELECT id FROM programs WHERE map_pin_path = ? ORDER BY id", (map_pin_path,)
         )
         return [int(r[0]) for r in rows]
 

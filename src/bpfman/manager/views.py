@@ -40,8 +40,7 @@ def program_info(
     *link_ids* and *map_users* may be given when the caller already has them
     (listing many programs); otherwise they are read from the store.
     """
-    owner = rec.map_owner_id or rec.id
-    users = mgr.store.map_users(owner) if map_users is None else map_users
+    users = mgr.store.map_users(rec.map_pin_path) if map_users is None else map_users
     if link_ids is None:
         link_ids = [link.id for link in mgr.store.links(rec.id)]
     return readonly.program_message(
