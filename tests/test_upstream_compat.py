@@ -15,6 +15,7 @@ import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -357,7 +358,7 @@ def test_globals_rows(cli) -> None:
 # ---------------------------------------------------------------- 5. map ownership as upstream
 
 
-def info(cli, prog_id: int) -> dict:
+def info(cli, prog_id: int) -> Any:
     return cli("get", "program", str(prog_id), "-o", "json").json()
 
 
