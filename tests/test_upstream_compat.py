@@ -457,3 +457,60 @@ def test_store_migration_from_schema_2(tmp_path) -> None:
     reopened = Store(str(path))  # migrated once: opening again changes nothing
     assert reopened.schema_version == len(MIGRATIONS) and reopened.map_users("/rt/fs/maps/10")
     reopened.close()
+
+
+# ---------------------------------------------------------------- 6. the namespace or interface gone
+
+
+def ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=30)
+
+
+def test_unload_and_detach_after_netns_deleted(cli) -> None:
+    ns = f"pbt-{os.getpid()}-updel"
+    path = f"/var/run/netns/{ns}"
+    ip("netns", "add", ns)
+    try:
+        ip("-n", ns, "link", "add", "updel0", "type", "veth", "peer", "name", "updel1")
+        ip("-n", ns, "link", "set", "updel0", "up")
+        progs = {}
+        for obj, prog in (("integration/xdp_pass", "xdp:pass"), ("integration/tc_pass", "tc:pass"),
+                          ("integration/tcx_test", "tcx:tcx_pass"),
+                          ("integration/tcx_test", "tcx:tcx_next")):  # fmt: skip
+            (loaded,) = cli("load", "file", "-p", upstream(obj), "--programs", prog, "-o",
+                            "json").json()  # fmt: skip
+            progs[prog] = loaded["kernel_info"]["id"]
+        net = ["-i", "updel0", "-n", path]
+        cli("attach", str(progs["xdp:pass"]), "xdp", "-p", "10", *net)
+        cli("attach", str(progs["tc:pass"]), "tc", "-d", "ingress", "-p", "10", *net)
+        cli("attach", str(progs["tcx:tcx_pass"]), "tcx", "-d", "ingress", "-p", "10", *net)
+        tcx_next = cli("attach", str(progs["tcx:tcx_next"]), "tcx", "-d", "ingress", "-p", "20",
+                       *net, "-o", "json").json()["link_id"]  # fmt: skip
+    finally:
+        ip("netns", "del", ns)  # the interface, its filters and links go with it
+    cli("detach", str(tcx_next))
+    for prog_id in progs.values():
+        cli("unload", str(prog_id))
+    assert cli.pins() == [] and cli.db_rows()["links"] == 0
+    assert cli("doctor").rc == 0
+
+
+def test_detach_after_interface_deleted(cli) -> None:
+    name = f"pbd{os.getpid() % 100000}"
+    ip("link", "add", name, "type", "veth", "peer", "name", f"{name}p")
+    try:
+        ip("link", "set", name, "up")
+        (tc,) = cli("load", "file", "-p", upstream("integration/tc_pass"), "--programs",
+                    "tc:pass", "-o", "json").json()  # fmt: skip
+        (tcx,) = cli("load", "file", "-p", upstream("integration/tcx_test"), "--programs",
+                     "tcx:tcx_pass", "-o", "json").json()  # fmt: skip
+        tc_id, tcx_id = tc["kernel_info"]["id"], tcx["kernel_info"]["id"]
+        tc_link = cli("attach", str(tc_id), "tc", "-d", "egress", "-i", name, "-p", "5",
+                      "-o", "json").json()["link_id"]  # fmt: skip
+        cli("attach", str(tcx_id), "tcx", "-d", "egress", "-i", name, "-p", "5")
+    finally:
+        ip("link", "del", name)
+    cli("detach", str(tc_link))
+    cli("unload", str(tc_id))
+    cli("unload", str(tcx_id))
+    assert cli.pins() == [] and cli("doctor").rc == 0

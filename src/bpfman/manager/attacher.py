@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING, Any
 from bpfman.errors import BpfError
 from bpfman.manager import parse, placement
 from bpfman.manager.errors import InputError, PreconditionError
-from bpfman.manager.hooks import AttachResult, Updates, in_netns, netns_ino, tc_siblings
+from bpfman.manager.hooks import (
+    AttachResult,
+    Updates,
+    in_netns,
+    netns_gone,
+    netns_ino,
+    tc_siblings,
+)
 from bpfman.manager.models import BpfmanType, LinkRecord, ProgramRecord
 
 if TYPE_CHECKING:
@@ -225,6 +232,8 @@ def _detach_direct(mgr: Manager, link: LinkRecord) -> None:
     if link.kind == BpfmanType.TC:
         from bpfman.attach import tc
 
+        if netns_gone(link.params.get("netns")):
+            return  # the filter went with its namespace
         filt = {k: link.params[k] for k in tc.FILTER_KEYS}
         filt["tc_qdisc_created"] = bool(filt["tc_qdisc_created"]) and not tc_siblings(mgr, link)
         with in_netns(link.params.get("netns")):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bpfman import netns
+from bpfman.errors import BpfError
 from bpfman.manager.errors import InputError
 from bpfman.manager.models import BpfmanType, LinkRecord
 
@@ -47,6 +48,12 @@ def in_netns(path: str | None) -> Iterator[None]:
         yield
 
 
+def netns_gone(path: str | None) -> bool:
+    """Whether a link's network namespace *path* was deleted (``ip netns del``): its
+    interfaces, filters and links went with it."""
+    return bool(path) and not os.path.exists(str(path))
+
+
 def netns_ino(path: str | None) -> int:
     """The identity (inode) of the namespace at *path*, or of this thread's when None; 0 when
     *path* does not exist (the link's namespace is gone)."""
@@ -67,8 +74,13 @@ def tcx_positions(mgr: Manager, hook: dict[str, Any]) -> dict[int, int]:
         and link.params.get("direction") == hook["direction"]
         and link.params.get("netns_ino") == hook["netns_ino"]
     }
-    with in_netns(hook.get("netns")):
-        chain = tcx.query(hook["iface"], hook["direction"])
+    if netns_gone(hook.get("netns")):
+        return {}
+    try:
+        with in_netns(hook.get("netns")):
+            chain = tcx.query(hook["iface"], hook["direction"])
+    except BpfError:  # the interface is gone, and its links with it
+        return {}
     return {ours[k]: pos for pos, k in enumerate(chain.link_ids) if k in ours}
 
 
