@@ -459,7 +459,7 @@ def test_store_migration_from_schema_2(tmp_path) -> None:
     reopened.close()
 
 
-# ---------------------------------------------------------------- 6. the namespace or interface gone
+# -------------------------------------------------------- 6. the namespace or interface gone
 
 
 def ip(*args: str) -> None:
