@@ -149,6 +149,9 @@ def startup_rows(rt: str, state: str) -> list[tuple[str, str, str]]:
 
 def main() -> int:
     ensure_bpftool()
+    # byte-code on disk, as `make bpf` leaves it (PYTHONDONTWRITEBYTECODE: a stale .pyc would
+    # be compiled again by every process)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "src")], check=True)
     rt = f"/run/bpfman-bench-{os.getpid()}"
     rows: list[tuple[str, str, str]] = []
     try:
