@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 import bpfman
-from bpfman import elf
+from bpfman import elf, features
 from support.net import VethPair
 from support.registry import LocalRegistry
 
@@ -514,3 +514,47 @@ def test_detach_after_interface_deleted(cli) -> None:
     cli("unload", str(tc_id))
     cli("unload", str(tcx_id))
     assert cli.pins() == [] and cli("doctor").rc == 0
+
+
+# ---------------------------------------------------------------- kprobe / fentry (make vmtest)
+
+
+@pytest.mark.kernel_feature
+def test_kprobe_and_kretprobe_cli_guide(cli) -> None:
+    # the CLI guide: load kprobe:my_kprobe / kprobe:my_kretprobe, attach kprobe -f try_to_wake_up
+    progs = cli("load", "file", "-p", upstream("integration/kprobe"), "--programs",
+                "kprobe:my_kprobe", "kretprobe:my_kretprobe", "-o", "json").json()  # fmt: skip
+    kp, krp = (p["kernel_info"]["id"] for p in progs)
+    assert rows(cli("get", "program", str(kp)).out)["Kernel Type"] == ["probe"]
+    if not features.available("kprobe"):
+        r = cli("attach", str(kp), "kprobe", "-f", "try_to_wake_up", rc=1)
+        assert "CONFIG_KPROBES" in r.err
+    else:
+        for prog in (kp, krp):
+            link = cli("attach", str(prog), "kprobe", "-f", "try_to_wake_up", "-o", "json").json()
+            text = cli("list", "links", "-p", "probe").out
+            assert f" {link['link_id']} " in text and "try_to_wake_up" in text
+    cli("unload", str(kp))
+    cli("unload", str(krp))
+    assert cli.pins() == []
+
+
+@pytest.mark.kernel_feature
+def test_fentry_fexit_cli_guide(cli) -> None:
+    entry = ["load", "file", "-p", upstream("integration/fentry"), "--programs"]
+    if not features.available("trampolines"):
+        r = cli(*entry, "fentry:test_fentry:do_unlinkat", rc=1)
+        assert "trampoline" in r.err and cli.pins() == []
+        return
+    ids = []
+    for prog in ("fentry:test_fentry:do_unlinkat", "fexit:test_fexit:do_unlinkat"):
+        (loaded,) = cli(*entry, prog, "-o", "json").json()
+        ids.append(loaded["kernel_info"]["id"])
+        got = rows(cli("get", "program", str(ids[-1])).out)
+        assert got["Kernel Type"] == ["tracing"]
+        cli("attach", str(ids[-1]), prog.split(":")[0])
+    assert [line.split()[-1] for line in cli("list", "links", "-p", "tracing").out.splitlines()[1:]
+            ] == ["do_unlinkat", "do_unlinkat"]  # fmt: skip
+    for prog_id in ids:
+        cli("unload", str(prog_id))
+    assert cli.pins() == []
