@@ -82,6 +82,18 @@ class ElfFile:
         self._data = data
         if bytes(data[:4]) != ELF_MAGIC:
             raise BpfError(f"{path} is not an ELF file", errno=_errno.ENOEXEC)
+        with self._malformed():
+            self._parse_headers(data)
+
+    @contextlib.contextmanager
+    def _malformed(self) -> Iterator[None]:
+        """A header or table pointing outside the file: one ``BpfError``, not a crash."""
+        try:
+            yield
+        except (struct.error, IndexError, ValueError, OverflowError):
+            raise BpfError(f"{self.path} is a malformed ELF file", errno=_errno.ENOEXEC) from None
+
+    def _parse_headers(self, data: Any) -> None:
         self.bits = 64 if data[4] == 2 else 32
         self._end = "<" if data[5] == 1 else ">"
         e_type, e_machine = self._unpack("HH", 16)
@@ -123,10 +135,11 @@ class ElfFile:
 
     def symbols(self) -> Iterator[Symbol]:
         """Every symbol of ``.symtab`` then ``.dynsym``."""
-        for kind in (SHT_SYMTAB, SHT_DYNSYM):
-            for sec in self.sections:
-                if sec.type == kind and sec.entsize:
-                    yield from self._table(sec)
+        with self._malformed():
+            for kind in (SHT_SYMTAB, SHT_DYNSYM):
+                for sec in self.sections:
+                    if sec.type == kind and sec.entsize:
+                        yield from self._table(sec)
 
     def _table(self, sec: Section) -> Iterator[Symbol]:
         strtab = self.sections[sec.link]
@@ -165,10 +178,13 @@ class ElfFile:
                 return vaddr - seg.vaddr + seg.offset
         raise BpfError(f"address {vaddr:#x} is in no loadable segment of {self.path}")
 
-
     def static_programs(self) -> Iterator[tuple[int, str]]:
         """(file offset of st_info, name) of every local function symbol in an executable
         section other than ``.text``: a BPF program entry point declared ``static``."""
+        with self._malformed():
+            yield from self._static_programs()
+
+    def _static_programs(self) -> Iterator[tuple[int, str]]:
         info_at = 4 if self.bits == 64 else 12
         for sec in self.sections:
             if sec.type != SHT_SYMTAB or not sec.entsize:

@@ -7,6 +7,7 @@ import ctypes
 import errno as _errno
 import os
 import re
+import stat
 import weakref
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -650,7 +651,11 @@ _ELF_MAGIC = b"\x7fELF"
 def _precheck_file(path: str) -> bytes:
     """The file's bytes, after clear one-line errors for the common bad inputs."""
     try:
-        with builtins.open(path, "rb") as f:
+        # O_NONBLOCK: a FIFO must not block, nor a device be read forever
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+        with builtins.open(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise BpfError(f"cannot open {path}: not a regular file", errno=_errno.EINVAL)
             data = f.read()
         head = data[:20]
     except FileNotFoundError:
@@ -659,6 +664,8 @@ def _precheck_file(path: str) -> bytes:
         raise BpfError(f"cannot open {path}: is a directory", errno=_errno.EISDIR) from None
     except PermissionError:
         raise BpfError(f"cannot open {path}: permission denied", errno=_errno.EACCES) from None
+    except OSError as e:  # ENXIO: a Unix socket; ELOOP, ENAMETOOLONG...
+        raise BpfError(f"cannot open {path}: {e.strerror}", errno=e.errno or 0) from None
     if head[:4] != _ELF_MAGIC:
         raise BpfError(f"cannot open {path}: not an ELF file", errno=_errno.ENOEXEC)
     if len(head) >= 20:

@@ -86,8 +86,8 @@ class Call:
 
 def _value(kind: object, word: str) -> object:
     """*word* as a value of *kind*, or None when click would have to judge it."""
-    if kind == INT:
-        return int(word) if word.isdigit() else None
+    if kind == INT:  # an id: ASCII digits ("١٢" is click's to refuse), a kernel u32
+        return int(word) if word.isascii() and word.isdigit() and 0 < int(word) < 1 << 32 else None
     if isinstance(kind, tuple):
         return word if word in kind else None
     return word
@@ -152,9 +152,13 @@ def parse(args: Sequence[str]) -> Call | None:
         if value is None:
             return None
         params[name] = value
+    from bpfman.errors import BpfError
     from bpfman.manager.paths import runtime_root
 
-    return Call(command, params, runtime_root(root))
+    try:
+        return Call(command, params, runtime_root(root))
+    except BpfError:
+        return None  # (an empty --runtime-dir: click's path says so)
 
 
 def _list_programs(db: Any, show_all: bool = False, output: str = "table") -> str | None:

@@ -18,6 +18,31 @@ from bpfman.manager.models import BpfmanType
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+class Number(click.ParamType[int]):
+    """An integer in ASCII digits (``int()`` also takes "١٢"), within ``[low, high]``: a
+    usage error (exit 2) rather than an overflow deep inside."""
+
+    name = "integer"
+
+    def __init__(self, low: int, high: int) -> None:
+        self.low, self.high = low, high
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value)
+        digits = text[1:] if text.startswith("-") else text
+        if not (digits.isascii() and digits.isdigit()) or not (
+            self.low <= int(text) <= self.high
+        ):
+            self.fail(f"{text[:40]!r}: give a number from {self.low} to {self.high}", param, ctx)
+        return int(text)
+
+
+PROGRAM_ID = Number(1, (1 << 32) - 1)  # kernel ids are u32
+LINK_ID = Number(1, (1 << 63) - 1)  # bpfman's own, a SQLite integer
+INT = Number(-(1 << 63), (1 << 63) - 1)
+
 OUTPUT = click.option(
     "-o", "--output", type=click.Choice(["table", "json"]), default="table", help="output format"
 )
@@ -59,6 +84,12 @@ def handled(fn: F) -> F:
             fail(str(e), 1)
         except BpfError as e:  # the root of every library, manager and image error
             fail(str(e), 1)
+        except Exception as e:
+            import sqlite3  # (imported already by every command that reaches the database)
+
+            if not isinstance(e, sqlite3.Error):
+                raise
+            fail(f"database: {e}", 1)
 
     return wrapper  # type: ignore[return-value]
 
@@ -112,7 +143,7 @@ def _load_common(fn: F) -> F:
             many("-g", "--global", "globals_", help="NAME=HEX ... (hex bytes, no 0x)"),
             many("-m", "--metadata", help="KEY=VALUE ..."),
             click.option("-a", "--application", default=None),
-            click.option("--map-owner-id", type=int, default=None),
+            click.option("--map-owner-id", type=PROGRAM_ID, default=None),
             OUTPUT,
         ]
     ):
@@ -194,7 +225,7 @@ def _load_spec(
 
 
 @click.group("attach", help="Attach a loaded program: bpfman attach PROGRAM_ID TYPE ...")
-@click.argument("program_id", type=int)
+@click.argument("program_id", type=PROGRAM_ID)
 @click.pass_context
 def attach_group(ctx: click.Context, program_id: int) -> None:
     ctx.meta["program_id"] = program_id
@@ -219,7 +250,7 @@ NETNS = click.option("-n", "--netns", default=None, help="network namespace path
 
 @attach_group.command("xdp")
 @click.option("-i", "--iface", required=True)
-@click.option("-p", "--priority", type=int, required=True)
+@click.option("-p", "--priority", type=INT, required=True)
 @PROCEED_ON
 @NETNS
 @META
@@ -240,7 +271,7 @@ def attach_xdp(
 @attach_group.command("tc")
 @click.option("-d", "--direction", required=True)
 @click.option("-i", "--iface", required=True)
-@click.option("-p", "--priority", type=int, required=True)
+@click.option("-p", "--priority", type=INT, required=True)
 @PROCEED_ON
 @NETNS
 @META
@@ -268,7 +299,7 @@ def attach_tc(
 @attach_group.command("tcx")
 @click.option("-d", "--direction", required=True)
 @click.option("-i", "--iface", required=True)
-@click.option("-p", "--priority", type=int, required=True)
+@click.option("-p", "--priority", type=INT, required=True)
 @NETNS
 @META
 @OUTPUT
@@ -296,8 +327,8 @@ def attach_tracepoint(tracepoint: str, metadata: tuple[str, ...], output: str) -
 
 @attach_group.command("kprobe")
 @click.option("-f", "--fn-name", required=True)
-@click.option("-o", "--offset", type=int, default=0)
-@click.option("-c", "--container-pid", type=int, default=None)
+@click.option("-o", "--offset", type=INT, default=0)
+@click.option("-c", "--container-pid", type=INT, default=None)
 @META
 @click.option("--output", type=click.Choice(["table", "json"]), default="table")
 @handled
@@ -311,9 +342,9 @@ def attach_kprobe(
 @attach_group.command("uprobe")
 @click.option("-t", "--target", required=True)
 @click.option("-f", "--fn-name", default=None)
-@click.option("-o", "--offset", type=int, default=0)
-@click.option("-p", "--pid", type=int, default=None)
-@click.option("-c", "--container-pid", type=int, default=None)
+@click.option("-o", "--offset", type=INT, default=0)
+@click.option("-p", "--pid", type=INT, default=None)
+@click.option("-c", "--container-pid", type=INT, default=None)
 @META
 @click.option("--output", type=click.Choice(["table", "json"]), default="table")
 @handled
@@ -356,14 +387,14 @@ def attach_fexit(metadata: tuple[str, ...], output: str) -> None:
 
 
 @click.command("detach", help="Detach one link.")
-@click.argument("link_id", type=int)
+@click.argument("link_id", type=LINK_ID)
 @handled
 def detach(link_id: int) -> None:
     ctx_obj().manager().detach(link_id)
 
 
 @click.command("unload", help="Detach all links of a program, then unload it.")
-@click.argument("program_id", type=int)
+@click.argument("program_id", type=PROGRAM_ID)
 @handled
 def unload(program_id: int) -> None:
     ctx_obj().manager().unload(program_id)
@@ -441,7 +472,7 @@ def list_programs(
 
 
 @list_group.command("links")
-@click.option("--program-id", type=int, default=None, help="links of this program only")
+@click.option("--program-id", type=PROGRAM_ID, default=None, help="links of this program only")
 @PROGRAM_TYPE
 @APPLICATION
 @SELECTOR
@@ -485,7 +516,7 @@ def get_group() -> None:
 
 
 @get_group.command("program")
-@click.argument("program_id", type=int)
+@click.argument("program_id", type=PROGRAM_ID)
 @OUTPUT
 @handled
 def get_program(program_id: int, output: str) -> None:
@@ -494,7 +525,7 @@ def get_program(program_id: int, output: str) -> None:
 
 
 @get_group.command("link")
-@click.argument("link_id", type=int)
+@click.argument("link_id", type=LINK_ID)
 @OUTPUT
 @handled
 def get_link(link_id: int, output: str) -> None:
@@ -514,7 +545,8 @@ def get_link(link_id: int, output: str) -> None:
 def doctor(output: str) -> None:
     from bpfman.manager import reconcile
 
-    problems = reconcile.doctor(ctx_obj().manager())
+    mgr = _manager_or_db_problem()
+    problems = reconcile.doctor(mgr)
     if output == "json":
         from bpfman.cli.output import emit_json
 
@@ -532,8 +564,20 @@ def doctor(output: str) -> None:
 def gc() -> None:
     from bpfman.manager import reconcile
 
-    for line in reconcile.gc(ctx_obj().manager()):
+    for line in reconcile.gc(_manager_or_db_problem()):
         click.echo(line)
+
+
+def _manager_or_db_problem() -> Any:
+    """The manager, for doctor and gc; a database that cannot be used is their finding
+    (reported in one line, exit 1), not a crash."""
+    from bpfman.manager.store import StoreError
+
+    try:
+        return ctx_obj().manager()
+    except StoreError as e:
+        click.echo(f"{e} (gc cannot repair it: move it aside to start afresh)")
+        sys.exit(1)
 
 
 # ---------------------------------------------------------------------- printing

@@ -26,8 +26,19 @@ def json_text(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=False)
 
 
+def printable(value: Any) -> str:
+    """*value* as text for one table cell or line: control characters (a newline in a path)
+    escaped, so that a value cannot forge rows."""
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
+    cells = [[str(h) for h in headers]] + [
+        ["" if c is None else printable(c) for c in r] for r in rows
+    ]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     lines = [" " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
              for row in cells]  # fmt: skip
@@ -41,7 +52,7 @@ class Rows(tuple):  # type: ignore[type-arg]
 def _cell(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"  # as upstream prints booleans
-    return "None" if v in (None, "", [], {}) else str(v)
+    return "None" if v in (None, "", [], {}) else printable(v)
 
 
 def block(title: str, pairs: Sequence[tuple[str, Any]]) -> str:

@@ -34,6 +34,7 @@ namespace: callers enter the hook's namespace first.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 from collections.abc import Iterator, Sequence
@@ -211,9 +212,23 @@ def forget(hook: Hook, dispatcher_id: int) -> None:
 
 
 def remove_revision(path: str) -> None:
-    """Unpin a revision's extensions and links (each link then detaches) and its directory."""
-    with contextlib.suppress(FileNotFoundError):
-        for name in sorted(os.listdir(path), key=lambda n: not n.endswith("-link")):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(os.path.join(path, name))
+    """Unpin a revision's extensions and links (each link then detaches) and its directory.
+
+    Never through a symlink: *path* is opened ``O_NOFOLLOW`` and its entries unlinked
+    relative to that directory (a symlink in the place of *path* is left alone)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return
+        raise
+    try:
+        for name in sorted(os.listdir(fd), key=lambda n: not n.endswith("-link")):
+            with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+                os.unlink(name, dir_fd=fd)
+    finally:
+        os.close(fd)
+    with contextlib.suppress(OSError):  # gone, or holding something that is not ours
         os.rmdir(path)

@@ -66,12 +66,18 @@ class Descriptor:
             platform = f"{plat['os']}/{plat['architecture']}"
             if plat.get("variant"):
                 platform += f"/{plat['variant']}"
-        return cls(str(raw.get("mediaType", "")), raw["digest"], int(raw.get("size", 0)), platform)
+        size = raw.get("size", 0)
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise ImageError(f"{what}: the descriptor's size {size!r:.40} is not a byte count")
+        return cls(str(raw.get("mediaType", "")), raw["digest"], size, platform)
 
 
 def select_platform(index: dict[str, Any], platform: str, image: str) -> Descriptor:
     """The index entry for *platform* (``linux/amd64``; any variant accepted)."""
-    entries = [Descriptor.of(m, image) for m in index.get("manifests") or []]
+    manifests = index.get("manifests") or []
+    if not isinstance(manifests, list):
+        raise ImageError(f"image {image}: the index's manifests are not a list")
+    entries = [Descriptor.of(m, image) for m in manifests]
     for d in entries:
         if d.platform == platform or d.platform.startswith(platform + "/"):
             return d
@@ -88,6 +94,8 @@ def is_index(doc: dict[str, Any], media_type: str) -> bool:
 def config_and_layer(manifest: dict[str, Any], image: str) -> tuple[Descriptor, Descriptor]:
     """The config and first layer of an image manifest."""
     layers = manifest.get("layers") or []
+    if not isinstance(layers, list):
+        raise ImageError(f"image {image}: the manifest's layers are not a list")
     if "config" not in manifest or not layers:
         raise ImageError(f"image {image}: the manifest has no config or no layer")
     config = Descriptor.of(manifest["config"], image)

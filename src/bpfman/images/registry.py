@@ -21,7 +21,7 @@ import httpx
 from bpfman.images.credentials import Credentials
 from bpfman.images.errors import ImageError, ImageNotFound, RegistryDenied, RegistryUnreachable
 from bpfman.images.layout import MANIFEST_TYPES, parse_json, sha256_digest
-from bpfman.images.reference import Reference
+from bpfman.images.reference import Reference, is_loopback
 
 MAX_MANIFEST = 4 << 20
 MAX_BLOB = 128 << 20
@@ -69,7 +69,20 @@ class Registry:
             follow_redirects=True,
             headers={"User-Agent": USER_AGENT},
             trust_env=ref.scheme == "https",  # proxies and CA settings, never for loopback
+            event_hooks={"request": [self._check_plain_http]},  # redirects and realms too
         )
+
+    def _check_plain_http(self, request: httpx.Request) -> None:
+        """Plain HTTP only to this machine: a registry (or its redirect, or its token realm)
+        must not send bpfman's requests, credentials or tokens over the network in clear."""
+        host = request.url.host
+        if request.url.scheme != "https" and not is_loopback(
+            f"[{host}]" if ":" in host else host
+        ):
+            raise ImageError(
+                f"registry {self.ref.host}: refusing plain HTTP to {request.url.host}"
+                " (only a registry on this machine may use http)"
+            )
 
     def close(self) -> None:
         self._client.close()
@@ -133,7 +146,16 @@ class Registry:
     def _token(self, params: dict[str, str]) -> str:
         realm = params.get("realm")
         if not realm or not realm.startswith(("http://", "https://")):
-            raise ImageError(f"registry {self.ref.host}: bad Bearer challenge (realm {realm!r})")
+            raise ImageError(
+                f"registry {self.ref.host}: bad Bearer challenge (realm {realm!r:.100})"
+            )
+        realm_host = httpx.URL(realm).host
+        if realm.startswith("http://") and not is_loopback(
+            f"[{realm_host}]" if ":" in realm_host else realm_host
+        ):
+            raise ImageError(
+                f"registry {self.ref.host}: refusing the plain HTTP token realm {realm:.100}"
+            )
         scope = self.scope if self.scope.endswith("push") else params.get("scope") or self.scope
         query = {"scope": scope}
         if params.get("service"):

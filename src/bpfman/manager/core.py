@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bpfman.errors import BpfError
-from bpfman.manager import crash, hooks, parse
+from bpfman.manager import crash, hooks, intent, limits, parse, safety
 from bpfman.manager.config import Config
 from bpfman.manager.errors import InputError, NotFoundError, PreconditionError
 from bpfman.manager.lock import WriterLock, WriterScope
@@ -66,11 +66,17 @@ class Manager:
         lock_timeout: float | None = None,
     ) -> None:
         self.paths = Paths(runtime_root(runtime_dir))
-        self.config = Config.read(config_path)
-        ensure_layout(self.paths)
-        self.store = Store(self.paths.db)
         env_timeout = os.environ.get("BPFMAN_LOCK_TIMEOUT")
-        self.lock_timeout = lock_timeout or (float(env_timeout) if env_timeout else 30.0)
+        self.lock_timeout = lock_timeout or parse.lock_timeout(env_timeout)
+        self.config = Config.read(config_path)
+        try:
+            ensure_layout(self.paths)
+            self.store = Store(self.paths.db, self.paths)
+        except OSError as e:
+            where = f" {e.filename}" if e.filename else ""
+            raise BpfError(
+                f"runtime dir {self.paths.root}:{where}: {e.strerror or e}", errno=e.errno or 0
+            ) from None
 
     def xdp_mode(self, iface: str) -> str:
         return self.config.xdp_mode(iface)
@@ -125,6 +131,9 @@ class Manager:
     def load(self, spec: LoadSpec) -> list[ProgramRecord]:
         if not spec.requests:
             raise InputError("nothing to load: give --programs TYPE:NAME")
+        limits.check_load(spec.metadata, spec.globals)
+        if spec.path is not None:  # before the lock: a FIFO would block every writer
+            safety.check_input_file(spec.path, "bytecode", safety.MAX_BYTECODE)
         with self.writing() as scope:
             return self._load(scope, spec)
 
@@ -164,9 +173,12 @@ class Manager:
             if owner is None:
                 for maps_dir in maps_dirs.values():
                     # a dir under a fresh program id can only be an old program's leftover
-                    _rmtree(maps_dir)
-                    os.makedirs(maps_dir)
-                    undo.push(f"remove {maps_dir}", functools.partial(_rmtree, maps_dir))
+                    safety.remove_own_tree(self.paths.fs, maps_dir)
+                    os.mkdir(maps_dir, 0o700)
+                    undo.push(
+                        f"remove {maps_dir}",
+                        functools.partial(safety.remove_own_tree, self.paths.fs, maps_dir),
+                    )
                     for m in obj.maps.values():
                         m.pin(os.path.join(maps_dir, pin_name(m.name)))
             crash.point("load:after-map-pins")
@@ -216,6 +228,12 @@ class Manager:
             prog = self.open_program(rec)
             with prog, Undo() as undo:
                 link_id = self.store.next_link_id()
+                netns = req.params.get("netns") if req.kind in attacher.NET_KINDS else None
+                if netns:  # doctor must find this namespace's filters after a crash
+                    intent.record(self.paths, link_id, str(netns))
+                    undo.push(
+                        "forget the intent", functools.partial(intent.clear, self.paths, link_id)
+                    )
                 result = attacher.attach(self, scope, rec, prog, req, link_id, undo)
                 crash.point("attach:after-pin")
                 with self.store.transaction():
@@ -232,6 +250,7 @@ class Manager:
                     if rec.kind == BpfmanType.TCX:
                         self._store_positions(scope, result.params)
                 undo.commit()
+                intent.clear(self.paths, link_id)
             log.info("attached program %d as link %d (%s)", prog_id, link_id, result.params)
             return self.link_record(link_id)
 
@@ -276,8 +295,8 @@ class Manager:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(pin)
             crash.point("unload:after-program-unpin")
-            if last_user:
-                _rmtree(rec.map_pin_path)
+            if last_user:  # (the store computes map_pin_path from the ids)
+                safety.remove_own_tree(self.paths.fs, rec.map_pin_path)
             crash.point("unload:after-map-unpin")
             with self.store.transaction():
                 self.store.delete_program(rec.id)
@@ -294,9 +313,3 @@ class Manager:
 
 def parse_requests(entries: list[str]) -> list[ProgramRequest]:
     return parse.program_requests(entries)
-
-
-def _rmtree(path: str) -> None:
-    import shutil  # rarely needed: not at every command's start-up
-
-    shutil.rmtree(path, ignore_errors=True)

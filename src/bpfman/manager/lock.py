@@ -42,7 +42,9 @@ class WriterLock:
         self._fd = -1
 
     def __enter__(self) -> WriterScope:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        from bpfman.manager.safety import open_own_file
+
+        fd = open_own_file(self.path, os.O_RDWR | os.O_CREAT, 0o600)  # never via a symlink
         deadline = time.monotonic() + self.timeout
         while True:
             try:

@@ -120,3 +120,17 @@ def direction(value: str) -> str:
     if value not in ("ingress", "egress"):
         raise InputError(f"--direction {value!r}: ingress or egress")
     return value
+
+
+def lock_timeout(text: str | None, default: float = 30.0) -> float:
+    """``BPFMAN_LOCK_TIMEOUT``: seconds (> 0, finite); unset or empty: *default*."""
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise InputError(f"BPFMAN_LOCK_TIMEOUT={text[:40]!r}: give a number of seconds")
+    return value
+

@@ -71,15 +71,20 @@ ATTACH_FIELDS: dict[int, list[str]] = {
     FENTRY: [],
     FEXIT: [],
 }
+class Connection(sqlite3.Connection):
+    """A connection that knows its runtime root (pin paths are computed from it)."""
+
+    root = ""
 
 
 def connect(root: str) -> sqlite3.Connection | None:
     """A connection to the store under runtime root *root* for reading, or None when there is
     none yet or its schema is not this code's (the Store creates and migrates)."""
     path = Paths(root).db
-    if not os.path.isfile(path):
-        return None
-    db = sqlite3.connect(path, timeout=30, isolation_level=None)
+    if not (_trusted(root, directory=True) and _trusted(path, directory=False)):
+        return None  # missing, or not safe to read: the Manager's path says why
+    db = sqlite3.connect(path, timeout=30, isolation_level=None, factory=Connection)
+    db.root = root
     try:
         (version,) = db.execute("PRAGMA user_version").fetchone()
     except sqlite3.Error:
@@ -89,6 +94,26 @@ def connect(root: str) -> sqlite3.Connection | None:
         return None
     db.row_factory = sqlite3.Row
     return db
+
+
+def _trusted(path: str, *, directory: bool) -> bool:
+    """``safety``'s rules in two lstat calls: no symlink, ours, not writable by others."""
+    import stat
+
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    kind = stat.S_ISDIR(st.st_mode) if directory else stat.S_ISREG(st.st_mode)
+    return kind and st.st_uid == os.geteuid() and not st.st_mode & 0o022
+
+
+def _maps_dir(db: sqlite3.Connection, row: sqlite3.Row) -> str:
+    """The program's maps dir computed from its ids under the database's runtime root (the
+    row's map_pin_path is not trusted)."""
+    if isinstance(db, Connection) and db.root:
+        return Paths(db.root).program_maps_dir(row["id"], row["map_owner_id"])
+    return str(row["map_pin_path"])  # (a connection not made by ``connect``)
 
 
 def type_word(kind: int, retprobe: bool) -> str:
@@ -270,6 +295,7 @@ def program_message(
 
 
 def _message(
+    db: sqlite3.Connection,
     row: sqlite3.Row,
     globals_: Mapping[str, bytes],
     metadata: Mapping[str, str],
@@ -278,13 +304,21 @@ def _message(
 ) -> dict[str, Any]:
     return program_message(
         row["id"], row["name"], row["path"], row["image_url"], row["pull_policy"],
-        row["map_owner_id"], row["map_pin_path"], globals_, metadata, link_ids, map_users,
+        row["map_owner_id"], _maps_dir(db, row), globals_, metadata, link_ids, map_users,
     )  # fmt: skip
 
 
 def list_programs(db: sqlite3.Connection, show_all: bool, brief: bool) -> list[dict[str, Any]]:
     """``query.list_programs`` without filters: bpfman's programs still in the kernel (and,
-    with *show_all*, every other program), ordered by id."""
+    with *show_all*, every other program), ordered by id; the rows of one snapshot."""
+    db.execute("BEGIN")
+    try:
+        return _list_programs(db, show_all, brief)
+    finally:
+        db.execute("COMMIT")
+
+
+def _list_programs(db: sqlite3.Connection, show_all: bool, brief: bool) -> list[dict[str, Any]]:
     rows = {r["id"]: r for r in db.execute("SELECT * FROM programs ORDER BY id")}
     globs: dict[int, dict[str, bytes]] = {}
     for r in db.execute("SELECT program_id, name, value FROM program_globals"):
@@ -315,7 +349,7 @@ def list_programs(db: sqlite3.Connection, show_all: bool, brief: bool) -> list[d
             out.append({"kernel_info": kernel})
             continue
         info = _message(
-            row, globs.get(prog_id, {}), meta.get(prog_id, {}), links.get(prog_id, []),
+            db, row, globs.get(prog_id, {}), meta.get(prog_id, {}), links.get(prog_id, []),
             users.get(row["map_pin_path"], []),
         )  # fmt: skip
         word = type_word(row["kind"], bool(row["retprobe"]))
@@ -326,6 +360,14 @@ def list_programs(db: sqlite3.Connection, show_all: bool, brief: bool) -> list[d
 def program_result(db: sqlite3.Connection, prog_id: int) -> dict[str, Any] | None:
     """``query.program_result`` of *prog_id*: None when that is an error (not found, or in
     the store but gone from the kernel: the caller reports it as the Manager does)."""
+    db.execute("BEGIN")
+    try:
+        return _program_result(db, prog_id)
+    finally:
+        db.execute("COMMIT")
+
+
+def _program_result(db: sqlite3.Connection, prog_id: int) -> dict[str, Any] | None:
     row = db.execute("SELECT * FROM programs WHERE id = ?", (prog_id,)).fetchone()
     kernel = kernel_info_by_id(prog_id)
     if kernel is None or (row is not None and kernel["tag"] != row["tag"]):
@@ -340,7 +382,7 @@ def program_result(db: sqlite3.Connection, prog_id: int) -> dict[str, Any] | Non
     link_ids = [r[0] for r in db.execute(q, (prog_id,))]
     q = "SELECT id FROM programs WHERE map_pin_path = ? ORDER BY id"
     users = [r[0] for r in db.execute(q, (row["map_pin_path"],))]
-    info = _message(row, globs, meta, link_ids, users)
+    info = _message(db, row, globs, meta, link_ids, users)
     word = type_word(row["kind"], bool(row["retprobe"]))
     attachments = link_attachments(db, prog_id)
     return {"info": info, "kernel_info": kernel, "_type_word": word, "_attachments": attachments}

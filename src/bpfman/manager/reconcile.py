@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -19,8 +19,9 @@ from bpfman.dispatch import tc as tc_dispatcher
 from bpfman.dispatch.hook import DISPATCHER_NAME
 from bpfman.dispatch.revision import remove_revision
 from bpfman.errors import BpfError
-from bpfman.link import Link
-from bpfman.manager import attacher, dispatchers, hooks
+from bpfman.kinds import LinkType
+from bpfman.link import Link, LinkInfo
+from bpfman.manager import attacher, dispatchers, hooks, intent, safety
 from bpfman.manager.hooks import Updates, in_netns
 from bpfman.manager.models import BpfmanType, LinkRecord
 from bpfman.program import Program
@@ -49,11 +50,13 @@ class State:
 
     db_programs: dict[int, str] = field(default_factory=dict)  # id -> tag
     db_map_owners: set[int] = field(default_factory=set)
+    map_dir_users: dict[int, set[int]] = field(default_factory=dict)  # maps/<id> -> programs
     db_links: dict[int, tuple[int, int | None, str | None, bool]] = field(default_factory=dict)
     # link id -> (program id, kernel link id, pin path, is a kernel link)
     prog_pins: dict[int, str | None] = field(default_factory=dict)  # prog id -> tag (None: bad)
     map_dirs: set[int] = field(default_factory=set)
     link_pins: dict[int, int | None] = field(default_factory=dict)  # link id -> kernel link id
+    detached_links: set[int] = field(default_factory=set)  # pinned, detached from their hook
     # tc filters running a bpfman program: (netns path or "", ifindex, direction, prio, handle)
     tc_filters: dict[tuple[str, int, str, int, int], int] = field(default_factory=dict)
     db_tc_links: dict[int, tuple[str, int, str, int, int]] = field(default_factory=dict)
@@ -70,6 +73,56 @@ class State:
         default_factory=dict
     )  # a recorded dispatcher filter -> one member link of its hook
     interfaces: set[tuple[str, int]] = field(default_factory=set)  # (netns, ifindex) scanned
+    intents: dict[int, str] = field(default_factory=dict)  # link id -> netns (intent.py)
+    # entries named like bpfman's that bpfman did not make (symlinks, other owners, wrong
+    # type: planted by someone else): path -> why; reported, never acted on
+    foreign: dict[str, str] = field(default_factory=dict)
+
+
+# a link's attach point in its info, zero once the link was detached (bpftool link detach,
+# its interface or cgroup gone); links of other types have no detach
+DETACHED_WHEN_ZERO = {
+    LinkType.XDP: "ifindex",
+    LinkType.TCX: "ifindex",
+    LinkType.NETKIT: "ifindex",
+    LinkType.CGROUP: "cgroup_id",
+    LinkType.NETNS: "netns_ino",
+}
+
+
+def is_detached(info: LinkInfo) -> bool:
+    """Whether a (pinned) kernel link no longer runs its program on any hook."""
+    key = DETACHED_WHEN_ZERO.get(info.type) if isinstance(info.type, LinkType) else None
+    return key is not None and info.details.get(key) == 0
+
+
+# the names bpfman gives its bpffs entries: nothing else there is looked at or touched
+PROG_PIN = re.compile(r"prog_[0-9]+")
+NUMBER = re.compile(r"[0-9]+")
+REVISION_DIR = re.compile(r"dispatch-[0-9]+-[0-9]+")
+XDP_LINK_PIN = re.compile(r"link-[0-9]+-[0-9]+")
+
+
+def _entries(
+    st: State, root: str, pattern: re.Pattern[str], *, directory: bool
+) -> list[tuple[str, str]]:
+    """(name, path) of the entries of *root* named by *pattern* that bpfman made; the others
+    with such a name go to ``st.foreign``."""
+    try:
+        names = os.listdir(root) if safety.is_own(root, directory=True) else []
+    except FileNotFoundError:
+        return []
+    out = []
+    for name in sorted(names):
+        if not pattern.fullmatch(name):
+            continue
+        path = os.path.join(root, name)
+        why = safety.foreign_reason(path, directory=directory)
+        if why:
+            st.foreign[path] = why
+        else:
+            out.append((name, path))
+    return out
 
 
 def inspect(mgr: Manager) -> State:
@@ -79,6 +132,7 @@ def inspect(mgr: Manager) -> State:
         owner_dir = os.path.basename(prog_rec.map_pin_path)  # maps/<id>: in use by this one
         if owner_dir.isdigit():
             st.db_map_owners.add(int(owner_dir))
+            st.map_dir_users.setdefault(int(owner_dir), set()).add(prog_rec.id)
 
     for rec in mgr.store.links():
         member = dispatchers.is_member(rec)
@@ -100,37 +154,41 @@ def inspect(mgr: Manager) -> State:
             rec.kind != BpfmanType.TC and not member,
         )
     fs = mgr.paths.fs
-    for name in os.listdir(fs):
-        if name.startswith("prog_") and name[5:].isdigit():
-            try:
-                with Program.from_pin(os.path.join(fs, name)) as prog:
-                    st.prog_pins[int(name[5:])] = prog.info().tag
-            except BpfError:
-                st.prog_pins[int(name[5:])] = None
-    maps_root = os.path.join(fs, "maps")
-    for name in os.listdir(maps_root) if os.path.isdir(maps_root) else []:
-        if name.isdigit():
-            st.map_dirs.add(int(name))
-    links_root = os.path.join(fs, "links")
-    for name in os.listdir(links_root) if os.path.isdir(links_root) else []:
-        if name.isdigit():
-            try:
-                with Link.from_pin(os.path.join(links_root, name)) as link:
-                    st.link_pins[int(name)] = link.info().id
-            except BpfError:
-                st.link_pins[int(name)] = None
+    for name, path in _entries(st, fs, PROG_PIN, directory=False):
+        try:
+            with Program.from_pin(path) as prog:
+                st.prog_pins[int(name[5:])] = prog.info().tag
+        except BpfError:
+            st.prog_pins[int(name[5:])] = None
+    for name, _ in _entries(st, os.path.join(fs, "maps"), NUMBER, directory=True):
+        st.map_dirs.add(int(name))
+    for name, path in _entries(st, os.path.join(fs, "links"), NUMBER, directory=False):
+        try:
+            with Link.from_pin(path) as link:
+                info = link.info()
+                st.link_pins[int(name)] = info.id
+                if is_detached(info):
+                    st.detached_links.add(int(name))
+        except BpfError:
+            st.link_pins[int(name)] = None
     for sub in ("xdp", "tc-ingress", "tc-egress"):
         root = os.path.join(fs, sub)
-        for name in os.listdir(root) if os.path.isdir(root) else []:
-            if name.startswith("dispatch-"):
-                st.revision_dirs.add(os.path.join(root, name))
-            elif sub == "xdp" and name.startswith("link-"):
-                st.xdp_link_pins.add(os.path.join(root, name))
+        if not safety.is_own(root, directory=True):
+            if os.path.lexists(root):
+                st.foreign[root] = safety.foreign_reason(root, directory=True)
+            continue
+        for _, path in _entries(st, root, REVISION_DIR, directory=True):
+            st.revision_dirs.add(path)
+        if sub == "xdp":
+            for _, path in _entries(st, root, XDP_LINK_PIN, directory=False):
+                st.xdp_link_pins.add(path)
 
     # a tc dispatcher is ours if a revision dir of ours (dispatch-<ifindex>-<prog id>) or the
     # database names it: other managers (bpfman itself) use the same name and priority
     ours = {int(d.rsplit("-", 1)[1]) for d in st.revision_dirs if d.rsplit("-", 1)[1].isdigit()}
+    st.intents = intent.pending(mgr.paths)
     namespaces = {""} | {key[0] for key in st.db_tc_links.values()}
+    namespaces |= {ns for lid, ns in st.intents.items() if lid not in st.db_links}
     namespaces |= {key[0] for key in st.db_dispatcher_filters}
     for ns in sorted(namespaces):
         for key, prog_id in tc_filters(ns, st.interfaces).items():
@@ -161,8 +219,9 @@ def _inspect_member(mgr: Manager, rec: LinkRecord, st: State) -> None:
         key = (ns, hook.ifindex, hook.direction, tc_dispatcher.PRIORITY, handle)
         st.db_dispatcher_filters.add(key)
         st.db_dispatcher_filter_links.setdefault(key, rec.id)
-    with contextlib.suppress(BpfError), Link.from_pin(pin) as link:
-        st.member_pins[rec.id] = link.info().id
+    if safety.is_own(pin, directory=False):
+        with contextlib.suppress(BpfError), Link.from_pin(pin) as link:
+            st.member_pins[rec.id] = link.info().id
 
 
 def _is_tc_dispatcher(prog_id: int) -> bool:
@@ -237,6 +296,19 @@ def find_problems(st: State, fs: str) -> list[Problem]:
                 path=pin,
             )
         )
+    for owner in sorted(st.db_map_owners - st.map_dirs):
+        users = sorted(st.map_dir_users.get(owner, set()) & set(st.prog_pins))
+        if users:  # (programs without their pins are reported above)
+            path = os.path.join(fs, "maps", str(owner))
+            out.append(
+                Problem(
+                    "map-dir-missing",
+                    f"program {users[0]}",
+                    f"its maps directory {path} is gone",
+                    program_id=owner,
+                    path=path,
+                )
+            )
     for owner in sorted(st.map_dirs - st.db_map_owners - set(st.db_programs)):
         path = os.path.join(fs, "maps", str(owner))
         out.append(
@@ -261,6 +333,16 @@ def find_problems(st: State, fs: str) -> list[Problem]:
                     f"link {lid}",
                     f"in the database but its pin {link_pin} is missing",
                     link_id=lid,
+                )
+            )
+        elif is_kernel_link and lid in st.detached_links:
+            out.append(
+                Problem(
+                    "link-detached",
+                    f"link {lid}",
+                    f"its pinned kernel link {kernel_id} was detached from its hook",
+                    link_id=lid,
+                    path=link_pin,
                 )
             )
         elif is_kernel_link and st.link_pins.get(lid) != kernel_id:
@@ -295,6 +377,20 @@ def find_problems(st: State, fs: str) -> list[Problem]:
                 )
             )
     out += _dispatcher_problems(st)
+    for lid, ns in sorted(st.intents.items()):
+        if lid not in st.db_links:  # (its filter, if the kernel got it, is reported above)
+            out.append(
+                Problem(
+                    "stale-attach-intent",
+                    f"link {lid}",
+                    f"an attach in {ns} was interrupted (the namespace is scanned)",
+                    link_id=lid,
+                )
+            )
+    for path, why in sorted(st.foreign.items()):
+        out.append(
+            Problem("foreign-entry", path, f"not made by bpfman: it {why} (left alone)", path=path)
+        )
     for lid in sorted(set(st.link_pins) - set(st.db_links)):
         path = os.path.join(fs, "links", str(lid))
         out.append(
@@ -378,38 +474,72 @@ def _filter_problem(kind: str, key: FilterKey, prog_id: int, why: str) -> Proble
 
 
 def doctor(mgr: Manager) -> list[Problem]:
+    """What disagrees, read under the writer lock: a consistent view, not a change half
+    made by a concurrent writer."""
+    with mgr.writing():
+        return _doctor(mgr)
+
+
+def _doctor(mgr: Manager) -> list[Problem]:
     return find_problems(inspect(mgr), mgr.paths.fs)
+
+
+def _repin_maps(mgr: Manager, owner: int, path: str) -> str:
+    """Pin again, in a new *path* (maps/<owner>), the maps the kernel still holds for the
+    programs using it (by the kernel's map names: up to 15 characters)."""
+    from bpfman.manager.paths import pin_name
+    from bpfman.map import Map
+
+    map_ids: set[int] = set()
+    for prog_id in mgr.store.map_users(path):
+        with contextlib.suppress(BpfError), Program.from_pin(mgr.paths.prog_pin(prog_id)) as p:
+            map_ids |= set(p.info().map_ids)
+    if os.path.lexists(path):  # something bpfman did not make (reported as foreign)
+        return f"left {path} alone: it is not bpfman's"
+    os.mkdir(path, 0o700)
+    for map_id in sorted(map_ids):
+        with contextlib.suppress(BpfError), Map.from_id(map_id) as m:
+            m.pin(os.path.join(path, pin_name(m.name)))
+    return f"pinned the {len(map_ids)} maps of program {owner} again in {path}"
 
 
 def gc(mgr: Manager) -> list[str]:
     """Repair every problem doctor finds; returns one line per repair."""
     done: list[str] = []
     rebuilt: set[tuple[object, ...]] = set()
+    fs = mgr.paths.fs
     with mgr.writing() as scope:
-        for p in doctor(mgr):
-            if p.kind in ("orphan-program-pin", "orphan-map-dir"):
+        problems = _doctor(mgr)
+        for p in problems:
+            if p.kind == "foreign-entry":
+                continue  # not ours: never touched
+            if p.kind == "stale-attach-intent":
+                continue  # cleared last: the filters it led to go first
+            if p.kind == "orphan-program-pin":
                 assert p.path
-                if os.path.isdir(p.path):
-                    shutil.rmtree(p.path, ignore_errors=True)
-                else:
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(p.path)
-                done.append(f"removed {p.path}")
+                if safety.remove_own_file(fs, p.path):
+                    done.append(f"removed {p.path}")
+            elif p.kind == "orphan-map-dir":
+                assert p.path
+                if safety.remove_own_tree(fs, p.path):
+                    done.append(f"removed {p.path}")
             elif p.kind in ("orphan-link-pin", "orphan-dispatcher-link"):
                 assert p.path
+                if not safety.is_under(fs, p.path) or not safety.is_own(p.path, directory=False):
+                    continue
                 try:
                     Link.from_pin(p.path).detach()
                 except BpfError:
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(p.path)
+                    safety.remove_own_file(fs, p.path)
                 done.append(f"detached and removed {p.path}")
             elif p.kind in ("dispatcher-member-missing", "dispatcher-filter-missing"):
                 assert p.link_id is not None
                 _rebuild_hook(mgr, scope, p.link_id, rebuilt, done)
             elif p.kind == "stale-dispatcher-revision":
                 assert p.path
-                remove_revision(p.path)
-                done.append(f"removed {p.path}")
+                if safety.is_under(fs, p.path) and safety.is_own(p.path, directory=True):
+                    remove_revision(p.path)
+                    done.append(f"removed {p.path}")
             elif p.kind in ("orphan-tc-filter", "orphan-dispatcher-filter"):
                 assert p.path
                 ns, ifindex, direction, prio, handle = p.path.split("|")
@@ -421,7 +551,15 @@ def gc(mgr: Manager) -> list[str]:
                 with mgr.store.transaction():
                     mgr.store.delete_link(p.link_id)
                 done.append(f"forgot link {p.link_id}")
-            elif p.kind in ("link-pin-missing", "link-without-program", "link-pin-mismatch"):
+            elif p.kind == "map-dir-missing":
+                assert p.program_id is not None and p.path
+                done.append(_repin_maps(mgr, p.program_id, p.path))
+            elif p.kind in (
+                "link-pin-missing",
+                "link-without-program",
+                "link-pin-mismatch",
+                "link-detached",
+            ):
                 assert p.link_id is not None
                 rec = mgr.store.link(p.link_id)
                 if rec is not None:
@@ -431,9 +569,13 @@ def gc(mgr: Manager) -> list[str]:
                 assert p.program_id is not None
                 _forget_program(mgr, scope, p.program_id)
                 if p.path:  # our pin of someone else's program: drop only our reference
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(p.path)
+                    safety.remove_own_file(fs, p.path)
                 done.append(f"forgot program {p.program_id}")
+        for p in problems:
+            if p.kind == "stale-attach-intent":
+                assert p.link_id is not None
+                intent.clear(mgr.paths, p.link_id)
+                done.append(f"cleared the interrupted attach of link {p.link_id}")
     return done
 
 
@@ -444,7 +586,7 @@ def _forget_program(mgr: Manager, scope: WriterScope, prog_id: int) -> None:
     with mgr.store.transaction():
         mgr.store.delete_program(prog_id)
     if rec is not None and not mgr.store.map_users(rec.map_pin_path):  # its last user
-        shutil.rmtree(rec.map_pin_path, ignore_errors=True)
+        safety.remove_own_tree(mgr.paths.fs, rec.map_pin_path)  # (computed from the ids)
 
 
 def _forget_link(mgr: Manager, scope: WriterScope, link: LinkRecord, *, detach: bool) -> None:

@@ -12,8 +12,13 @@ import os
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
+from bpfman.manager.errors import PreconditionError
 from bpfman.manager.models import BpfmanType, LinkRecord, ProgramRecord
+
+if TYPE_CHECKING:
+    from bpfman.manager.paths import Paths
 
 _KINDS = ", ".join(str(int(k)) for k in BpfmanType)
 
@@ -98,18 +103,43 @@ MIGRATIONS: list[str] = [
 ]
 
 
-class Store:
-    """One SQLite database file; every write happens in ``transaction()``."""
+TABLES = frozenset({"programs", "program_globals", "program_metadata", "links", "link_metadata"})
 
-    def __init__(self, path: str) -> None:
+
+class StoreError(PreconditionError):
+    """The database cannot be used (corrupt, unreadable, of a newer bpfman): exit 1."""
+
+
+class Store:
+    """One SQLite database file; every write happens in ``transaction()``.
+
+    With *layout* (the runtime dir's ``Paths``), the pin paths of the records read back
+    are computed from their ids, never taken from the row: a path in the database is not
+    trusted to name something bpfman may remove.
+    """
+
+    def __init__(self, path: str, layout: Paths | None = None) -> None:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         self.path = path
+        self.layout = layout
+        try:
+            _own_db_files(path)
+        except PreconditionError as e:  # a symlink, a directory...: the database is unusable
+            raise StoreError(str(e)) from None
         self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self._migrate()
+        try:
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+            self._check_tables()
+        except sqlite3.Error as e:
+            self.db.close()
+            raise StoreError(f"database {path}: {e}") from None
+        except BaseException:
+            self.db.close()
+            raise
 
     def close(self) -> None:
         self.db.close()
@@ -119,8 +149,14 @@ class Store:
         version is read inside it, so two processes opening an old database race safely.
 
         Foreign keys are off while they run (a table rebuild must not cascade), and each
-        migration's result is checked against them before it commits."""
-        if self.schema_version >= len(MIGRATIONS):
+        migration's result is checked against them before it commits. A database of a
+        newer bpfman is refused, not used."""
+        if self.schema_version > len(MIGRATIONS):
+            raise StoreError(
+                f"database {self.path}: schema {self.schema_version} is newer than this"
+                f" bpfman ({len(MIGRATIONS)})"
+            )
+        if self.schema_version == len(MIGRATIONS):
             return
         self.db.execute("PRAGMA foreign_keys=OFF")  # a no-op inside a transaction: before
         try:
@@ -141,6 +177,12 @@ class Store:
                     self.db.execute(f"PRAGMA user_version={version + 1}")
         finally:
             self.db.execute("PRAGMA foreign_keys=ON")
+
+    def _check_tables(self) -> None:
+        rows = self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        missing = sorted(TABLES - {r[0] for r in rows})
+        if missing:
+            raise StoreError(f"database {self.path}: table {', '.join(missing)} is missing")
 
     @property
     def schema_version(self) -> int:
@@ -232,8 +274,12 @@ class Store:
         }
         return self._program(row, globs, meta)
 
-    @staticmethod
-    def _program(row: sqlite3.Row, globs: dict[str, bytes], meta: dict[str, str]) -> ProgramRecord:
+    def _program(
+        self, row: sqlite3.Row, globs: dict[str, bytes], meta: dict[str, str]
+    ) -> ProgramRecord:
+        map_pin_path = row["map_pin_path"]
+        if self.layout is not None:
+            map_pin_path = self.layout.program_maps_dir(row["id"], row["map_owner_id"])
         return ProgramRecord(
             id=row["id"],
             name=row["name"],
@@ -244,7 +290,7 @@ class Store:
             pull_policy=row["pull_policy"],
             attach_fn=row["attach_fn"],
             map_owner_id=row["map_owner_id"],
-            map_pin_path=row["map_pin_path"],
+            map_pin_path=map_pin_path,
             tag=row["tag"],
             globals=globs,
             metadata=meta,
@@ -252,10 +298,25 @@ class Store:
         )
 
     def map_users(self, map_pin_path: str) -> list[int]:
-        """The programs using the maps pinned in *map_pin_path* (upstream's Maps Used By)."""
-        rows = self.db.execute(
-            "SELECT id FROM programs WHERE map_pin_path = ? ORDER BY id", (map_pin_path,)
-        )
+        """The programs using the maps pinned in *map_pin_path* (upstream's Maps Used By).
+
+        With a layout, a ``maps/<owner>`` dir's users are found by their ids (a program's
+        dir is its map owner's, else its own), not by the stored path."""
+        owner = os.path.basename(map_pin_path)
+        if (
+            self.layout is not None
+            and owner.isascii()
+            and owner.isdigit()
+            and map_pin_path == self.layout.maps_dir(int(owner))
+        ):
+            rows = self.db.execute(
+                "SELECT id FROM programs WHERE coalesce(map_owner_id, id) = ? ORDER BY id",
+                (int(owner),),
+            )
+        else:
+            rows = self.db.execute(
+                "SELECT id FROM programs WHERE map_pin_path = ? ORDER BY id", (map_pin_path,)
+            )
         return [int(r[0]) for r in rows]
 
     # ------------------------------------------------------------------ links
@@ -328,14 +389,33 @@ class Store:
         }
         return self._link(row, meta)
 
-    @staticmethod
-    def _link(row: sqlite3.Row, meta: dict[str, str]) -> LinkRecord:
+    def _link(self, row: sqlite3.Row, meta: dict[str, str]) -> LinkRecord:
+        pin_path = row["pin_path"]
+        if pin_path is not None and self.layout is not None:
+            pin_path = self.layout.link_pin(row["id"])
         return LinkRecord(
             id=row["id"],
             program_id=row["program_id"],
             kind=BpfmanType(row["kind"]),
             kernel_link_id=row["kernel_link_id"],
-            pin_path=row["pin_path"],
+            pin_path=pin_path,
             params=json.loads(row["params"]),
             metadata=meta,
         )
+
+
+def _own_db_files(path: str) -> None:
+    """The database and its WAL/shared-memory files: regular files of ours, mode 0600, never
+    reached through a symlink (sqlite itself would follow one).
+
+    An existing file is checked with lstat, never opened: closing any fd of a file drops
+    every POSIX lock this process holds on it, sqlite's included (other connections of
+    the daemon's threads)."""
+    from bpfman.manager.safety import check_own_file, open_own_file
+
+    try:
+        os.close(open_own_file(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        check_own_file(path, 0o600)
+    for suffix in ("-wal", "-shm", "-journal"):
+        check_own_file(path + suffix, 0o600, missing_ok=True)

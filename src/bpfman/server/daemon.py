@@ -1,7 +1,8 @@
 """``bpfman serve``: the gRPC server on its Unix socket, until a signal or the idle timeout.
 
 The socket (default ``/run/bpfman-sock/bpfman.sock``) is created with mode
-0660 in a parent directory made if missing; a stale socket file (nobody
+0660 (group ``bpfman`` if that group exists) in a parent directory made if
+missing (0750 with that group, else 0700); a stale socket file (nobody
 listening) is replaced, a live one is refused. Under systemd socket
 activation the passed socket is served instead (``activation``). SIGTERM or
 SIGINT stops the server, waiting a little for requests in flight; the idle
@@ -32,6 +33,8 @@ from bpfman.server import DEFAULT_SOCKET, activation
 from bpfman.server.servicer import BpfmanServicer, add_to_server
 
 SOCKET_MODE = 0o660
+SOCKET_DIR_MODE = 0o750
+SOCKET_GROUP = "bpfman"  # as upstream: members may use the socket
 WORKERS = 4
 GRACE_S = 5.0  # how long requests in flight may finish after a stop
 log = logging.getLogger("bpfman.server")
@@ -166,9 +169,39 @@ def _listening(server: grpc.Server, path: str) -> Iterator[str]:
         shutil.rmtree(private, ignore_errors=True)
 
 
+def socket_group() -> int | None:
+    """The gid of the ``bpfman`` group (its members may use the socket), if there is one."""
+    import grp
+
+    try:
+        return grp.getgrnam(SOCKET_GROUP).gr_gid
+    except KeyError:
+        return None
+
+
+def _socket_dir(path: str) -> int | None:
+    """Make the socket's directory if missing; the one bpfman makes, and the default one, are
+    root's with mode 0750 and the ``bpfman`` group (0700 without the group), so that only
+    root and that group reach the socket. Returns the group to give the socket."""
+    gid = socket_group()
+    d = os.path.dirname(os.path.abspath(path))
+    os.makedirs(os.path.dirname(d), exist_ok=True)
+    try:
+        os.mkdir(d, 0o700)
+    except FileExistsError:
+        if d != os.path.dirname(DEFAULT_SOCKET):
+            return gid  # the caller's own directory: its permissions are the caller's
+    st = os.lstat(d)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+        raise BpfError(f"refusing to listen in {d}: not a directory of uid {os.geteuid()}")
+    os.chown(d, -1, gid if gid is not None else st.st_gid)
+    os.chmod(d, SOCKET_DIR_MODE if gid is not None else 0o700)
+    return gid
+
+
 @contextlib.contextmanager
 def _own_socket(server: grpc.Server, path: str) -> Iterator[None]:
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    gid = _socket_dir(path)
     _remove_stale(path)
     old = os.umask(0o777 & ~SOCKET_MODE)
     try:
@@ -176,6 +209,8 @@ def _own_socket(server: grpc.Server, path: str) -> Iterator[None]:
     finally:
         os.umask(old)
     os.chmod(path, SOCKET_MODE)
+    if gid is not None:
+        os.chown(path, -1, gid)
     ours = os.stat(path).st_ino
     try:
         yield

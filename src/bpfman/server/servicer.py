@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 
-from bpfman.manager import query
+from bpfman.manager import limits, query
 from bpfman.server import bpfman_pb2 as pb
 from bpfman.server import bpfman_pb2_grpc as pb_grpc
 from bpfman.server import bytecode, translate
@@ -154,7 +154,15 @@ class BpfmanServicer(pb_grpc.BpfmanServicer):
     @rpc
     def List(self, request: pb.ListRequest, context: grpc.ServicerContext) -> pb.ListResponse:
         mgr = self.manager()
-        return self.reads(mgr).list(mgr, request)
+        response = self.reads(mgr).list(mgr, request)
+        size = response.ByteSize()
+        if size > limits.GRPC_MESSAGE_LIMIT:
+            raise limits.TooLarge(
+                f"the list of {len(response.results)} programs is {size} bytes, over the"
+                f" {limits.GRPC_MESSAGE_LIMIT} a client receives: narrow it"
+                " (bpfman_programs_only, program_type, match_metadata)"
+            )
+        return response
 
     @rpc
     def PullBytecode(

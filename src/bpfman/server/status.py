@@ -24,11 +24,13 @@ def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
         TamperedCache,
     )
     from bpfman.manager.errors import NotFoundError, PreconditionError
+    from bpfman.manager.limits import TooLarge
     from bpfman.manager.lock import LockTimeout
 
     C = grpc.StatusCode
     kinds: list[tuple[tuple[type[BaseException], ...], grpc.StatusCode]] = [
         ((Unimplemented,), C.UNIMPLEMENTED),
+        ((TooLarge,), C.RESOURCE_EXHAUSTED),
         ((InputError,), C.INVALID_ARGUMENT),
         ((NotFoundError, UnknownName, ImageNotFound), C.NOT_FOUND),
         ((RegistryUnreachable, LockTimeout), C.UNAVAILABLE),
@@ -65,8 +67,12 @@ def _errno_code(err: int) -> grpc.StatusCode:
 
 
 def _one_line(exc: BaseException, code: grpc.StatusCode) -> str:
+    from bpfman.manager.limits import MAX_ECHO
+
     lines = str(exc).strip().splitlines()
     text = lines[0] if lines else type(exc).__name__
+    if len(text) > 4 * MAX_ECHO:  # a long value echoed: the status must still fit a trailer
+        text = f"{text[: 4 * MAX_ECHO]}... ({len(text)} characters)"
     if code == grpc.StatusCode.INTERNAL:
         return f"internal error ({type(exc).__name__}): {text}"
     return text

@@ -1,0 +1,70 @@
+"""The daemon under bad or oversized requests: the fitting status, a short one-line message,
+nothing stored; List stays under the message limit."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import grpc
+
+from bpfman.server import bpfman_pb2 as pb
+from support import daemon as daemon_support
+from support.daemon import RpcFailure, rpc_error
+
+C = grpc.StatusCode
+daemon, rpc = daemon_support.daemon, daemon_support.rpc  # the module's daemon (pytest fixtures)
+
+
+def load_request(path: str, name: str = "count_kill", **kw) -> pb.LoadRequest:
+    return pb.LoadRequest(
+        bytecode=pb.BytecodeLocation(file=path),
+        info=[pb.LoadInfo(name=name, program_type=pb.TRACEPOINT)],
+        **kw,
+    )
+
+
+def refused(call) -> RpcFailure:
+    err = rpc_error(call)
+    assert len(err.details()) < 1200, err.details()
+    return err
+
+
+def test_metadata_and_globals_over_the_limits(rpc, bpf_obj) -> None:
+    stub, cli = rpc
+    obj = bpf_obj("basic")
+    big = {"k": "v" * (2 << 20)}  # twice this made every later List RESOURCE_EXHAUSTED
+    for kw, why in [
+        ({"metadata": big}, "metadata: 2097153 bytes, at most 4096"),
+        ({"metadata": {f"k{i}": "v" for i in range(65)}}, "65 entries, at most 64"),
+        ({"global_data": {"target_pid": b"\0" * 5000}}, "global data: 5000 bytes"),
+    ]:
+        err = refused(lambda kw=kw: stub.Load(load_request(obj, **kw)))
+        assert err.code() == C.INVALID_ARGUMENT and why in err.details(), err.details()
+    assert stub.List(pb.ListRequest(bpfman_programs_only=True)).results == []
+    r = cli("load", "file", "-p", obj, "--programs", "tracepoint:count_kill",
+            "-m", "k=" + "v" * 5000, rc=1)  # fmt: skip
+    assert "metadata: 5001 bytes, at most 4096" in r.err
+
+
+def test_a_huge_value_is_not_echoed_whole(rpc, bpf_obj) -> None:
+    """A 64 kB name echoed whole overflowed the status trailer ("Stream removed")."""
+    stub, _ = rpc
+    err = refused(lambda: stub.Load(load_request(bpf_obj("basic"), name="n" * 65536)))
+    assert err.code() == C.INVALID_ARGUMENT, (err.code(), err.details())
+    assert "characters)" in err.details()
+
+
+def test_fifo_and_socket_as_bytecode(rpc, tmp_path) -> None:
+    stub, _ = rpc
+    fifo = str(tmp_path / "fifo")
+    os.mkfifo(fifo)
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(tmp_path / "sock"))
+    try:
+        for path in (fifo, str(tmp_path / "sock")):
+            err = refused(lambda path=path: stub.Load(load_request(path)))
+            assert err.code() == C.INVALID_ARGUMENT and "not a regular file" in err.details()
+    finally:
+        sock.close()
+    stub.List(pb.ListRequest())  # the daemon still answers: no writer is stuck on the FIFO
