@@ -531,7 +531,8 @@ def test_kprobe_and_kretprobe_cli_guide(cli) -> None:
         assert "CONFIG_KPROBES" in r.err
     else:
         for prog in (kp, krp):
-            link = cli("attach", str(prog), "kprobe", "-f", "try_to_wake_up", "-o", "json").json()
+            link = cli("attach", str(prog), "kprobe", "-f", "try_to_wake_up", "--output", "json")
+            link = link.json()
             text = cli("list", "links", "-p", "probe").out
             assert f" {link['link_id']} " in text and "try_to_wake_up" in text
     cli("unload", str(kp))
