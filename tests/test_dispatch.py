@@ -98,8 +98,8 @@ def test_eleventh_program_is_refused() -> None:
 
 @pytest.mark.pure
 def test_doctor_names_dispatcher_leftovers() -> None:
+    from bpfman.manager.reconcile import FilterKey, find_problems
     from bpfman.manager.reconcile import State as Seen
-    from bpfman.manager.reconcile import find_problems
 
     fs = "/run/bpfman/fs"
     current, stale = f"{fs}/xdp/dispatch-4-100", f"{fs}/xdp/dispatch-4-90"
@@ -115,13 +115,16 @@ def test_doctor_names_dispatcher_leftovers() -> None:
         db_revision_dirs={current},
         xdp_link_pins={f"{fs}/xdp/link-1-4", f"{fs}/xdp/link-1-5"},
         db_xdp_link_pins={f"{fs}/xdp/link-1-4"},
-        dispatcher_filters={("", 4, "ingress", 50, 7): 300, ("", 4, "ingress", 50, 8): 301},
-        db_dispatcher_filters={("", 4, "ingress", 50, 7)},
+        dispatcher_filters={
+            FilterKey("", 4, "ingress", 50, 7): 300,
+            FilterKey("", 4, "ingress", 50, 8): 301,
+        },
+        db_dispatcher_filters={FilterKey("", 4, "ingress", 50, 7)},
     )
-    found = [(p.kind, p.link_id or p.path) for p in find_problems(st, fs)]
+    found = [(p.kind, p.link_id or p.path or p.filter) for p in find_problems(st, fs)]
     assert found == [
         ("dispatcher-member-missing", 2),
-        ("orphan-dispatcher-filter", "|4|ingress|50|8"),  # before the revision dirs
+        ("orphan-dispatcher-filter", FilterKey("", 4, "ingress", 50, 8)),  # before revision dirs
         ("stale-dispatcher-revision", stale),
         ("orphan-dispatcher-link", f"{fs}/xdp/link-1-5"),
     ]
@@ -129,10 +132,10 @@ def test_doctor_names_dispatcher_leftovers() -> None:
 
 @pytest.mark.pure
 def test_doctor_names_a_vanished_dispatcher_filter() -> None:
+    from bpfman.manager.reconcile import FilterKey, find_problems
     from bpfman.manager.reconcile import State as Seen
-    from bpfman.manager.reconcile import find_problems
 
-    key = ("", 4, "ingress", 50, 1)
+    key = FilterKey("", 4, "ingress", 50, 1)
     st = Seen(db_dispatcher_filters={key}, db_dispatcher_filter_links={key: 3},
               interfaces={("", 4)})  # fmt: skip
     assert [(p.kind, p.link_id) for p in find_problems(st, "/fs")] == [

@@ -7,7 +7,7 @@ import pytest
 from bpfman.errors import InputError
 from bpfman.manager import parse, placement
 from bpfman.manager.models import BpfmanType, ProgramRequest
-from bpfman.manager.reconcile import State, find_problems
+from bpfman.manager.reconcile import FilterKey, State, find_problems
 
 pytestmark = pytest.mark.pure  # no kernel, no root
 
@@ -117,15 +117,15 @@ def test_reconcile_clean_state_has_no_problems() -> None:
 
 
 def test_reconcile_tc_filters() -> None:
-    key = ("", 7, "ingress", 49152, 1)
+    key = FilterKey("", 7, "ingress", 49152, 1)
     st = State(
         db_programs={1: "aa"},
         db_map_owners={1},
         db_links={20: (1, None, None, False), 21: (1, None, None, False)},
         prog_pins={1: "aa"},
         map_dirs={1},
-        db_tc_links={20: key, 21: ("", 7, "egress", 49152, 1)},
-        tc_filters={key: 1, ("/run/netns/x", 3, "ingress", 1, 1): 1},
+        db_tc_links={20: key, 21: FilterKey("", 7, "egress", 49152, 1)},
+        tc_filters={key: 1, FilterKey("/run/netns/x", 3, "ingress", 1, 1): 1},
     )
     kinds = {(p.kind, p.subject) for p in find_problems(st, "/fs")}
     assert kinds == {

@@ -196,19 +196,18 @@ def test_filter_in_another_netns_is_removed_there(obj: bpfman.Object, pair: Veth
         assert "clsact" not in qdiscs(pair.peer_index)
 
 
-def test_disowned_filter_stays_until_remove_filter(obj: bpfman.Object, pair: VethPair) -> None:
+def test_disowned_filter_stays_until_removed(obj: bpfman.Object, pair: VethPair) -> None:
     link = obj.programs["tc_egress"].attach_tc(pair.host, "egress", priority=3)
     filt = tc.filter_of(link)
-    assert set(filt) == set(tc.FILTER_KEYS)
-    assert filt["tc_priority"] == 3 and filt["tc_qdisc_created"] is True
+    assert filt == tc.TcFilter(pair.host_index, "egress", 3, link.handle, qdisc_created=True)
     link.disown()
     assert link.closed
     del link
     gc.collect()
     assert pair.send(2, to="peer") == 2 and counter(obj, TC_EGRESS) == 2  # still attached
-    assert tc.remove_filter(**filt) is True
+    assert tc.remove(filt) is True
     assert "clsact" not in qdiscs(pair.host_index)  # it was created for this filter
-    assert tc.remove_filter(**filt) is False  # already gone: not an error
+    assert tc.remove(filt) is False  # already gone: not an error
     assert pair.send(2, to="peer") == 2 and counter(obj, TC_EGRESS) == 2
 
 

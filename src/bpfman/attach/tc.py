@@ -12,8 +12,8 @@ an fd on that namespace and deletes the filter there, whatever namespace the
 thread that detaches it is in.
 
 A filter meant to outlive the process (the manager's) is handed over with
-``filter_of(link)`` + ``link.disown()`` and removed later with
-``remove_filter(**filter)``.
+``filter_of(link)`` (a ``TcFilter`` value) + ``link.disown()`` and removed
+later with ``remove(filter)``.
 """
 
 from __future__ import annotations
@@ -40,8 +40,17 @@ DIRECTIONS = {"ingress": _libbpf.BPF_TC_INGRESS, "egress": _libbpf.BPF_TC_EGRESS
 # parents of the clsact qdisc's filter lists (TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_*))
 FILTER_PARENTS = {"ingress": 0xFFFFFFF2, "egress": 0xFFFFFFF3}
 CLSACT_HANDLE = 0xFFFF0000
-# what identifies a filter for remove_filter(); tc_ names keep clear of bpfman's own priority
-FILTER_KEYS = ("ifindex", "direction", "tc_priority", "tc_handle", "tc_qdisc_created")
+
+
+@dataclass(frozen=True)
+class TcFilter:
+    """What identifies a filter this process made, to remove it later (``remove``)."""
+
+    ifindex: int
+    direction: str  # "ingress" or "egress"
+    priority: int
+    handle: int
+    qdisc_created: bool = False  # the clsact qdisc was made for it: remove it with the last
 
 
 @dataclass
@@ -147,20 +156,26 @@ def _delete_filter(ifindex: int, direction: str, priority: int, handle: int) -> 
 def remove_filter(
     ifindex: int,
     direction: str,
-    tc_priority: int,
-    tc_handle: int,
-    tc_qdisc_created: bool = False,
+    priority: int,
+    handle: int,
+    qdisc_created: bool = False,
 ) -> bool:
-    """Delete a filter described by ``filter_of`` in this thread's netns.
+    """Delete the filter at *priority*/*handle* of *ifindex*'s *direction* in this thread's
+    netns.
 
-    With *tc_qdisc_created* the clsact qdisc goes too once no filter is left
+    With *qdisc_created* the clsact qdisc goes too once no filter is left
     on it. Returns False when the filter was already gone.
     """
     with _lock:
-        deleted = _delete_filter(ifindex, direction, tc_priority, tc_handle)
-        if tc_qdisc_created:
+        deleted = _delete_filter(ifindex, direction, priority, handle)
+        if qdisc_created:
             _remove_clsact_if_empty(ifindex)
     return deleted
+
+
+def remove(f: TcFilter) -> bool:
+    """Delete the filter *f* describes (``filter_of``), as ``remove_filter`` does."""
+    return remove_filter(f.ifindex, f.direction, f.priority, f.handle, f.qdisc_created)
 
 
 def _forget(key: tuple[int, int], remove_qdisc: bool) -> None:
@@ -295,7 +310,7 @@ class TcLink(Link):
     def disown(self) -> None:
         """Leave the filter in the kernel past this TcLink, which becomes closed.
 
-        Take ``filter_of(link)`` first: ``remove_filter`` needs it later.
+        Take ``filter_of(link)`` first: ``remove`` needs it later.
         """
         if self._remover.detach() is None:
             return
@@ -307,18 +322,12 @@ class TcLink(Link):
         return f"<TcLink {self.description}{' detached' if self.closed else ''}>"
 
 
-def filter_of(link: Link) -> dict[str, Any]:
-    """What identifies *link*'s filter (keys ``FILTER_KEYS``), for ``remove_filter``."""
+def filter_of(link: Link) -> TcFilter:
+    """What identifies *link*'s filter, for ``remove``."""
     if not isinstance(link, TcLink):
         raise BpfError(f"{link!r} is not a tc filter")
     link._check()
-    return {
-        "ifindex": link.ifindex,
-        "direction": link.direction,
-        "tc_priority": link.priority,
-        "tc_handle": link.handle,
-        "tc_qdisc_created": link.qdisc_created,
-    }
+    return TcFilter(link.ifindex, link.direction, link.priority, link.handle, link.qdisc_created)
 
 
 def _check_type(prog: Program, name: str) -> None:

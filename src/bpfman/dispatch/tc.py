@@ -31,16 +31,16 @@ def swap(hook: Hook, disp: Program, current: State | None) -> State:
     link = tc.attach_tc(disp, hook.ifindex, hook.direction, priority=PRIORITY)
     filt = tc.filter_of(link)
     link.disown()
-    created = bool(filt["tc_qdisc_created"]) or bool(current and current.qdisc_created)
+    created = filt.qdisc_created or bool(current and current.qdisc_created)
     # the old filter may be gone already (a crash, gc's rebuild) and its handle reused by the
     # kernel for the new one: never delete what was just added
-    if current is not None and current.tc_handle and current.tc_handle != filt["tc_handle"]:
+    if current is not None and current.tc_handle and current.tc_handle != filt.handle:
         try:
             tc.remove_filter(hook.ifindex, hook.direction, PRIORITY, current.tc_handle)
         except BaseException:
-            tc.remove_filter(**filt)
+            tc.remove(filt)
             raise
-    return State(disp.id, tc_handle=int(filt["tc_handle"]), qdisc_created=created)
+    return State(disp.id, tc_handle=filt.handle, qdisc_created=created)
 
 
 def detach(hook: Hook, current: State, *, remove_qdisc: bool) -> None:
@@ -50,5 +50,5 @@ def detach(hook: Hook, current: State, *, remove_qdisc: bool) -> None:
         hook.direction,
         PRIORITY,
         current.tc_handle,
-        tc_qdisc_created=remove_qdisc and current.qdisc_created,
+        qdisc_created=remove_qdisc and current.qdisc_created,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +12,8 @@ from bpfman.manager.errors import InputError, PreconditionError
 from bpfman.manager.hooks import (
     AttachResult,
     Updates,
+    filter_from,
+    filter_params,
     in_netns,
     netns_gone,
     netns_ino,
@@ -200,13 +203,13 @@ def _attach_tc(prog: Program, params: dict[str, Any], undo: Undo) -> AttachResul
 
     link = prog.attach_tc(params["iface"], params["direction"])
     filt = tc.filter_of(link)
-    params.update(filt)
+    params.update(filter_params(filt))
     params["position"] = 0
     link.disown()  # the filter stays after this process; the DB remembers it
     from bpfman.manager import crash
 
     crash.point("attach:after-kernel")
-    undo.push("remove tc filter", lambda: tc.remove_filter(**filt))
+    undo.push("remove tc filter", lambda: tc.remove(filt))
     return AttachResult(None, None, params)
 
 
@@ -234,10 +237,10 @@ def _detach_direct(mgr: Manager, link: LinkRecord) -> None:
 
         if netns_gone(link.params.get("netns")):
             return  # the filter went with its namespace
-        filt = {k: link.params[k] for k in tc.FILTER_KEYS}
-        filt["tc_qdisc_created"] = bool(filt["tc_qdisc_created"]) and not tc_siblings(mgr, link)
+        filt = filter_from(link.params)
+        last = filt.qdisc_created and not tc_siblings(mgr, link)
         with in_netns(link.params.get("netns")):
-            tc.remove_filter(**filt)
+            tc.remove(dataclasses.replace(filt, qdisc_created=last))
         return
     if not link.pin_path or not os.path.exists(link.pin_path):
         return

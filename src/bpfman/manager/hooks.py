@@ -20,6 +20,7 @@ from bpfman.manager.errors import InputError
 from bpfman.manager.models import BpfmanType, LinkRecord
 
 if TYPE_CHECKING:
+    from bpfman.attach.tc import TcFilter
     from bpfman.manager.core import Manager
     from bpfman.manager.lock import WriterScope
 
@@ -82,6 +83,30 @@ def tcx_positions(mgr: Manager, hook: dict[str, Any]) -> dict[int, int]:
     except BpfError:  # the interface is gone, and its links with it
         return {}
     return {ours[k]: pos for pos, k in enumerate(chain.link_ids) if k in ours}
+
+
+def filter_params(f: TcFilter) -> dict[str, Any]:
+    """A tc link's stored params for its filter (``tc_`` keys: clear of bpfman's priority)."""
+    return {
+        "ifindex": f.ifindex,
+        "direction": f.direction,
+        "tc_priority": f.priority,
+        "tc_handle": f.handle,
+        "tc_qdisc_created": f.qdisc_created,
+    }
+
+
+def filter_from(params: dict[str, Any]) -> TcFilter:
+    """The filter a tc link's stored params describe (``filter_params``'s inverse)."""
+    from bpfman.attach.tc import TcFilter  # the attach code: not for `list` (test_cli_startup)
+
+    return TcFilter(
+        int(params["ifindex"]),
+        str(params["direction"]),
+        int(params["tc_priority"]),
+        int(params["tc_handle"]),
+        bool(params["tc_qdisc_created"]),
+    )
 
 
 def tc_siblings(mgr: Manager, link: LinkRecord) -> list[LinkRecord]:

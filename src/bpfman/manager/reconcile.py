@@ -12,7 +12,7 @@ import contextlib
 import os
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from bpfman.attach import tc
 from bpfman.dispatch import tc as tc_dispatcher
@@ -31,6 +31,16 @@ if TYPE_CHECKING:
     from bpfman.manager.lock import WriterScope
 
 
+class FilterKey(NamedTuple):
+    """A tc filter, as the doctor compares them (netns "" is bpfman's own)."""
+
+    netns: str
+    ifindex: int
+    direction: str
+    priority: int
+    handle: int
+
+
 @dataclass(frozen=True)
 class Problem:
     kind: str  # a stable identifier, e.g. "orphan-program-pin"
@@ -38,7 +48,8 @@ class Problem:
     detail: str
     program_id: int | None = None
     link_id: int | None = None
-    path: str | None = None
+    path: str | None = None  # a pin or directory the problem is about
+    filter: FilterKey | None = None  # the tc filter the problem is about
 
     def describe(self) -> str:
         return f"{self.subject}: {self.detail}"
@@ -58,8 +69,8 @@ class State:
     link_pins: dict[int, int | None] = field(default_factory=dict)  # link id -> kernel link id
     detached_links: set[int] = field(default_factory=set)  # pinned, detached from their hook
     # tc filters running a bpfman program: (netns path or "", ifindex, direction, prio, handle)
-    tc_filters: dict[tuple[str, int, str, int, int], int] = field(default_factory=dict)
-    db_tc_links: dict[int, tuple[str, int, str, int, int]] = field(default_factory=dict)
+    tc_filters: dict[FilterKey, int] = field(default_factory=dict)
+    db_tc_links: dict[int, FilterKey] = field(default_factory=dict)
     # dispatchers: member link id -> (its slot's freplace link pin, recorded kernel link id)
     db_members: dict[int, tuple[str, int | None]] = field(default_factory=dict)
     member_pins: dict[int, int] = field(default_factory=dict)  # link id -> kernel link id pinned
@@ -67,9 +78,9 @@ class State:
     db_revision_dirs: set[str] = field(default_factory=set)
     xdp_link_pins: set[str] = field(default_factory=set)  # an interface's dispatcher link
     db_xdp_link_pins: set[str] = field(default_factory=set)
-    dispatcher_filters: dict[tuple[str, int, str, int, int], int] = field(default_factory=dict)
-    db_dispatcher_filters: set[tuple[str, int, str, int, int]] = field(default_factory=set)
-    db_dispatcher_filter_links: dict[tuple[str, int, str, int, int], int] = field(
+    dispatcher_filters: dict[FilterKey, int] = field(default_factory=dict)
+    db_dispatcher_filters: set[FilterKey] = field(default_factory=set)
+    db_dispatcher_filter_links: dict[FilterKey, int] = field(
         default_factory=dict
     )  # a recorded dispatcher filter -> one member link of its hook
     interfaces: set[tuple[str, int]] = field(default_factory=set)  # (netns, ifindex) scanned
@@ -140,7 +151,7 @@ def inspect(mgr: Manager) -> State:
             _inspect_member(mgr, rec, st)
         elif rec.kind == BpfmanType.TC:
             p = rec.params
-            st.db_tc_links[rec.id] = (
+            st.db_tc_links[rec.id] = FilterKey(
                 p.get("netns") or "",
                 int(p["ifindex"]),
                 str(p["direction"]),
@@ -216,7 +227,7 @@ def _inspect_member(mgr: Manager, rec: LinkRecord, st: State) -> None:
     else:
         handle = int(p.get("dispatcher_handle") or 0)
         ns = p.get("netns") or ""
-        key = (ns, hook.ifindex, hook.direction, tc_dispatcher.PRIORITY, handle)
+        key = FilterKey(ns, hook.ifindex, hook.direction, tc_dispatcher.PRIORITY, handle)
         st.db_dispatcher_filters.add(key)
         st.db_dispatcher_filter_links.setdefault(key, rec.id)
     if safety.is_own(pin, directory=False):
@@ -234,12 +245,12 @@ def _is_tc_dispatcher(prog_id: int) -> bool:
 
 def tc_filters(
     netns_path: str, interfaces: set[tuple[str, int]] | None = None
-) -> dict[tuple[str, int, str, int, int], int]:
+) -> dict[FilterKey, int]:
     """Every bpf tc filter in a network namespace ("" = ours) -> the program id it runs;
     *interfaces* collects (netns_path, ifindex) of every interface seen."""
     from pyroute2 import IPRoute
 
-    out: dict[tuple[str, int, str, int, int], int] = {}
+    out: dict[FilterKey, int] = {}
     if netns_path and not os.path.exists(netns_path):
         return out
     with in_netns(netns_path or None), IPRoute() as ipr:
@@ -257,7 +268,9 @@ def tc_filters(
                     if f.get_attr("TCA_KIND") != "bpf" or not name.endswith("]"):
                         continue
                     prog_id = int(name[name.rindex("[") + 1 : -1])
-                    key = (netns_path, link["index"], direction, f["info"] >> 16, f["handle"])
+                    key = FilterKey(
+                        netns_path, link["index"], direction, f["info"] >> 16, f["handle"]
+                    )
                     out[key] = prog_id
     return out
 
@@ -457,9 +470,6 @@ def _dispatcher_problems(st: State) -> list[Problem]:
     return out
 
 
-FilterKey = tuple[str, int, str, int, int]  # netns, ifindex, direction, priority, handle
-
-
 def _filter_problem(kind: str, key: FilterKey, prog_id: int, why: str) -> Problem:
     """A tc filter no link records."""
     ns, ifindex, direction, prio, handle = key
@@ -469,7 +479,7 @@ def _filter_problem(kind: str, key: FilterKey, prog_id: int, why: str) -> Proble
         f"tc {direction} filter {prio}:{handle:#x} on ifindex {ifindex}{where}",
         why,
         program_id=prog_id,
-        path="|".join(map(str, key)),
+        filter=FilterKey(*key),
     )
 
 
@@ -541,10 +551,10 @@ def gc(mgr: Manager) -> list[str]:
                     remove_revision(p.path)
                     done.append(f"removed {p.path}")
             elif p.kind in ("orphan-tc-filter", "orphan-dispatcher-filter"):
-                assert p.path
-                ns, ifindex, direction, prio, handle = p.path.split("|")
-                with in_netns(ns or None):
-                    tc.remove_filter(int(ifindex), direction, int(prio), int(handle))
+                assert p.filter
+                f = p.filter
+                with in_netns(f.netns or None):
+                    tc.remove_filter(f.ifindex, f.direction, f.priority, f.handle)
                 done.append(f"removed {p.subject}")
             elif p.kind == "tc-filter-missing":
                 assert p.link_id is not None
