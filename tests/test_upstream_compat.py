@@ -21,6 +21,8 @@ import pytest
 
 import bpfman
 from bpfman import elf, features
+from bpfman.manager.store import Store
+from support.cli import BPFMAN
 from support.net import VethPair
 from support.registry import LocalRegistry
 
@@ -114,6 +116,32 @@ def test_go_tracepoint_counter(cli) -> None:
     cli("unload", str(prog_id))
     assert cli.pins() == []
 
+
+
+def test_path_shown_as_given(cli) -> None:
+    # upstream's tables show the bytecode path as the user typed it (here relative to the
+    # command's working directory); the absolute path, from which dispatchers reload the
+    # object, is kept beside it
+    obj = Path(upstream("tracepoint_counter"))
+    rel = os.path.join(obj.parent.name, obj.name)
+    p = subprocess.run(
+        [BPFMAN, "--runtime-dir", cli.runtime, "load", "file", "--path", rel,
+         "--programs", "tracepoint:tracepoint_kill_recorder"],
+        cwd=obj.parent.parent, capture_output=True, text=True, env=cli.env, timeout=60,
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    found = re.search(r"Program ID:\s+(\d+)", p.stdout)
+    assert found, p.stdout
+    prog_id = found.group(1)
+    shown = re.compile(rf"^ Path:\s+{re.escape(rel)}$", re.M)
+    assert shown.search(p.stdout), p.stdout
+    assert shown.search(cli("get", "program", prog_id).out)  # the read fast path
+    assert shown.search(cli("--log", "error", "get", "program", prog_id).out)  # click's path
+    info = cli("get", "program", prog_id, "-o", "json").json()
+    assert info["info"]["bytecode"]["file"] == rel
+    rec = Store(os.path.join(cli.runtime, "db", "bpfman.db")).program(int(prog_id))
+    assert rec is not None and rec.path == str(obj) and rec.given_path == rel
+    cli("unload", prog_id)
 
 # ---------------------------------------------------------------- 2. upstream's label words
 

@@ -190,6 +190,7 @@ class Manager:
                     kind=req.kind,
                     retprobe=req.retprobe,
                     path=None if spec.image_url else os.path.abspath(spec.path),
+                    given_path=None if spec.image_url else spec.path,
                     image_url=spec.image_url,
                     pull_policy=spec.pull_policy,
                     attach_fn=req.attach_fn,

@@ -93,6 +93,12 @@ class ProgramRecord:
     globals: dict[str, bytes] = field(default_factory=dict)
     metadata: dict[str, str] = field(default_factory=dict)
     image_digest: str | None = None  # the platform manifest an image-loaded program came from
+    given_path: str | None = None  # `path` as the user gave it (shown); None: as `path`
+
+    @property
+    def shown_path(self) -> str | None:
+        """The bytecode path as the user gave it (upstream shows it so)."""
+        return self.given_path or self.path
 
     @property
     def type_word(self) -> str:

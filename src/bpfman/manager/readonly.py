@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import Any
 
-SCHEMA_VERSION = 3  # len(store.MIGRATIONS): another version is the Store's to open
+SCHEMA_VERSION = 4  # len(store.MIGRATIONS): another version is the Store's to open
 PULL_POLICY_NUMBER = {"Always": 0, "IfNotPresent": 1, "Never": 2}
 # (stored kind, retprobe) -> the --programs word (models.type_name)
 TYPE_WORDS: dict[tuple[int, bool], str] = {
@@ -303,8 +303,9 @@ def _message(
     map_users: Sequence[int],
 ) -> dict[str, Any]:
     return program_message(
-        row["id"], row["name"], row["path"], row["image_url"], row["pull_policy"],
-        row["map_owner_id"], _maps_dir(db, row), globals_, metadata, link_ids, map_users,
+        row["id"], row["name"], row["given_path"] or row["path"], row["image_url"],
+        row["pull_policy"], row["map_owner_id"], _maps_dir(db, row), globals_, metadata,
+        link_ids, map_users,
     )  # fmt: skip
 
 

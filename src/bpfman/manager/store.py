@@ -100,6 +100,9 @@ MIGRATIONS: list[str] = [
     ALTER TABLE programs_v3 RENAME TO programs;
     CREATE INDEX programs_by_map_pin_path ON programs(map_pin_path);
     """,
+    # 4: the bytecode path as the user gave it (shown, as upstream shows it); `path` stays
+    # the absolute one, from which dispatchers reload the object
+    "ALTER TABLE programs ADD COLUMN given_path TEXT;",
 ]
 
 
@@ -217,8 +220,8 @@ class Store:
         db = self.db
         db.execute(
             "INSERT INTO programs (id, name, kind, retprobe, path, image_url, pull_policy,"
-            " attach_fn, map_owner_id, map_pin_path, tag, image_digest)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            " attach_fn, map_owner_id, map_pin_path, tag, image_digest, given_path)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 rec.id,
                 rec.name,
@@ -232,6 +235,7 @@ class Store:
                 rec.map_pin_path,
                 rec.tag,
                 rec.image_digest,
+                rec.given_path,
             ),
         )
         db.executemany(
@@ -286,6 +290,7 @@ class Store:
             kind=BpfmanType(row["kind"]),
             retprobe=bool(row["retprobe"]),
             path=row["path"],
+            given_path=row["given_path"],
             image_url=row["image_url"],
             pull_policy=row["pull_policy"],
             attach_fn=row["attach_fn"],

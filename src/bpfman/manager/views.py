@@ -44,7 +44,7 @@ def program_info(
     if link_ids is None:
         link_ids = [link.id for link in mgr.store.links(rec.id)]
     return readonly.program_message(
-        rec.id, rec.name, rec.path, rec.image_url, rec.pull_policy, rec.map_owner_id,
+        rec.id, rec.name, rec.shown_path, rec.image_url, rec.pull_policy, rec.map_owner_id,
         rec.map_pin_path, rec.globals, rec.metadata, link_ids, users,
     )  # fmt: skip
 
