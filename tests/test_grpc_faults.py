@@ -7,6 +7,7 @@ import os
 import socket
 
 import grpc
+import pytest
 
 from bpfman.server import bpfman_pb2 as pb
 from support import daemon as daemon_support
@@ -68,3 +69,35 @@ def test_fifo_and_socket_as_bytecode(rpc, tmp_path) -> None:
     finally:
         sock.close()
     stub.List(pb.ListRequest())  # the daemon still answers: no writer is stuck on the FIFO
+
+
+class _Aborted(Exception):
+    pass
+
+
+class _Context:
+    """What a gRPC server hands a method: here only abort, as the servicer calls it."""
+
+    def abort(self, code: grpc.StatusCode, details: str) -> None:
+        raise _Aborted(code, details)
+
+
+def test_list_never_exceeds_the_message_limit(cli, bpf_obj, monkeypatch) -> None:
+    # the Load caps keep a real List far below gRPC's 4 MiB; with the limit lowered (in this
+    # process: the servicer itself, no daemon) a List over it is refused, not sent
+    from bpfman.manager import limits
+    from bpfman.server.servicer import BpfmanServicer
+
+    out = cli("load", "file", "-p", bpf_obj("basic"), "--programs", "tracepoint:count_kill",
+              "-m", "k=" + "v" * 4000, "-o", "json").json()  # fmt: skip
+    servicer = BpfmanServicer(cli.runtime, None)
+    try:
+        whole = servicer.List(pb.ListRequest(bpfman_programs_only=True), _Context())
+        assert [r.kernel_info.id for r in whole.results] == [out[0]["kernel_info"]["id"]]
+        monkeypatch.setattr(limits, "GRPC_MESSAGE_LIMIT", whole.ByteSize() - 1)
+        with pytest.raises(_Aborted) as e:
+            servicer.List(pb.ListRequest(bpfman_programs_only=True), _Context())
+        code, details = e.value.args
+        assert code == grpc.StatusCode.RESOURCE_EXHAUSTED and "narrow it" in details, details
+    finally:
+        cli("unload", str(out[0]["kernel_info"]["id"]))

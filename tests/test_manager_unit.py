@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
 import pytest
 
 from bpfman.errors import InputError
-from bpfman.manager import parse, placement
-from bpfman.manager.models import BpfmanType, ProgramRequest
+from bpfman.manager import parse, placement, store
+from bpfman.manager.models import BpfmanType, ProgramRecord, ProgramRequest
 from bpfman.manager.reconcile import FilterKey, State, find_problems
 
 pytestmark = pytest.mark.pure  # no kernel, no root
@@ -185,3 +190,35 @@ def test_writer_scope_only_exists_under_the_lock(tmp_path) -> None:
         with pytest.raises(LockTimeout), WriterLock(str(tmp_path / ".lock"), timeout=0.1):
             pass  # not re-entrant: code holding a scope passes it on instead
     assert not scope.held
+
+
+@pytest.mark.kernel_feature
+def test_store_on_a_filesystem_without_shared_memory(tmp_path: Path) -> None:
+    # make vmtest runs this with $VMTEST_OUT on a 9p share, where mmap(MAP_SHARED) fails and a
+    # WAL database would fail "disk I/O error" at its first write: the store falls back to the
+    # rollback journal there; on the host (tmpfs) it is WAL
+    where = tempfile.mkdtemp(dir=os.environ.get("VMTEST_OUT") or str(tmp_path))
+    try:
+        shared = store.shared_memory_works(where)
+        if os.environ.get("VMTEST_OUT"):
+            assert not shared, "the VM's 9p share maps shared memory: this test tests nothing"
+        path = os.path.join(where, "db", "bpfman.db")
+        first = store.Store(path)
+        mode = first.db.execute("PRAGMA journal_mode").fetchone()[0]
+        assert mode == ("wal" if shared else "delete")
+        rec = ProgramRecord(
+            id=1, name="p", kind=BpfmanType.XDP, retprobe=False, path="/p.o", image_url=None,
+            pull_policy=None, attach_fn=None, map_owner_id=None, map_pin_path="/rt/fs/maps/1",
+            tag="00", metadata={"k": "v"},
+        )  # fmt: skip
+        with first.transaction():
+            first.add_program(rec)
+        first.close()
+        again = store.Store(path)
+        assert again.schema_version == len(store.MIGRATIONS)
+        back = again.program(1)
+        assert back is not None and back.metadata == {"k": "v"}
+        again.close()
+        assert sorted(os.listdir(os.path.dirname(path)))[0] == "bpfman.db"  # no probe left
+    finally:
+        shutil.rmtree(where)

@@ -8,8 +8,10 @@ Schema changes are numbered migrations; foreign keys and CHECKs are on.
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -132,7 +134,7 @@ class Store:
         self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
         try:
             self.db.row_factory = sqlite3.Row
-            self.db.execute("PRAGMA journal_mode=WAL")
+            self._journal_mode()
             self.db.execute("PRAGMA foreign_keys=ON")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
@@ -146,6 +148,14 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+    def _journal_mode(self) -> None:
+        """WAL (readers never wait for a writer) where the filesystem can hold its shared-memory
+        index; else the rollback journal (9p, some FUSE filesystems: there a WAL database fails
+        "disk I/O error" at its first write, and stays unusable)."""
+        mode = self.db.execute("PRAGMA journal_mode").fetchone()[0]
+        if mode != "wal" and shared_memory_works(os.path.dirname(self.path)):
+            self.db.execute("PRAGMA journal_mode=WAL")
 
     def _migrate(self) -> None:
         """Run the migrations this database lacks, each in its own write transaction; the
@@ -407,6 +417,25 @@ class Store:
             params=json.loads(row["params"]),
             metadata=meta,
         )
+
+
+def shared_memory_works(directory: str) -> bool:
+    """Whether a file in *directory* can be mapped shared and writable, as SQLite's WAL index
+    (the ``-shm`` file) is: 9p refuses it (EINVAL)."""
+    probe = os.path.join(directory, f".shm-probe-{os.getpid()}-{threading.get_ident()}")
+    try:
+        fd = os.open(probe, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except OSError:
+        return False
+    try:
+        os.ftruncate(fd, mmap.PAGESIZE)
+        with mmap.mmap(fd, mmap.PAGESIZE, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE):
+            return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+        os.unlink(probe)
 
 
 def _own_db_files(path: str) -> None:
