@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+from typing import cast
 
 import grpc
 import pytest
@@ -91,12 +92,13 @@ def test_list_never_exceeds_the_message_limit(cli, bpf_obj, monkeypatch) -> None
     out = cli("load", "file", "-p", bpf_obj("basic"), "--programs", "tracepoint:count_kill",
               "-m", "k=" + "v" * 4000, "-o", "json").json()  # fmt: skip
     servicer = BpfmanServicer(cli.runtime, None)
+    context = cast(grpc.ServicerContext, _Context())
     try:
-        whole = servicer.List(pb.ListRequest(bpfman_programs_only=True), _Context())
+        whole = servicer.List(pb.ListRequest(bpfman_programs_only=True), context)
         assert [r.kernel_info.id for r in whole.results] == [out[0]["kernel_info"]["id"]]
         monkeypatch.setattr(limits, "GRPC_MESSAGE_LIMIT", whole.ByteSize() - 1)
         with pytest.raises(_Aborted) as e:
-            servicer.List(pb.ListRequest(bpfman_programs_only=True), _Context())
+            servicer.List(pb.ListRequest(bpfman_programs_only=True), context)
         code, details = e.value.args
         assert code == grpc.StatusCode.RESOURCE_EXHAUSTED and "narrow it" in details, details
     finally:
