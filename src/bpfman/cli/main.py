@@ -62,19 +62,11 @@ class LazyGroup(click.Group):
 @click.pass_context
 def main(ctx: click.Context, runtime_dir: str | None, config: str | None, log_level: str) -> None:
     """bpfman: load, attach and manage eBPF programs."""
-    import logging
-
     if log_level.lower() != "warn":
+        import logging
+
         level = {"error": logging.ERROR, "info": logging.INFO, "debug": logging.DEBUG}
         logging.basicConfig(level=level[log_level.lower()], format="bpfman: %(message)s")
-    else:
-        # the library's "bpfman" logger has a NullHandler (silent unless the application
-        # configures logging): the CLI prints bpfman's warnings (e.g. an unsigned image) as
-        # they are; libbpf's own warnings come with the error that follows them, or with --log
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        logging.getLogger("bpfman").addHandler(handler)
-        logging.getLogger("bpfman.libbpf").setLevel(logging.ERROR)
     if ctx.invoked_subcommand not in STANDALONE:
         mod: Any = importlib.import_module(MANAGER_MODULE)
         ctx.obj = mod.Ctx(runtime_dir, config)
