@@ -51,11 +51,17 @@ def attach_uprobe(
     try:
         pfd = open_probe_event("uprobe", os.fsencode(path), file_offset, retprobe, pid=pid)
     except BpfError as e:
-        extra = f" (pid {pid})" if pid >= 0 else ""
-        raise BpfError(
-            f"cannot attach {prog.name} to {kind} {where}{extra}: {os.strerror(e.errno)}",
-            errno=e.errno,
-        ) from None
+        raise refused(prog, kind, where, pid, e) from None
     if pid >= 0:
         where += f" pid {pid}"
     return link_perf_event(prog, pfd, f"{kind} {where}", close_perf_fd=True, cookie=cookie)
+
+
+def refused(prog: Program, kind: str, where: str, pid: int, e: BpfError) -> BpfError:
+    """The error of a uprobe attach the kernel refused: which program, where, for which
+    process, and the kernel's reason."""
+    extra = f" (pid {pid})" if pid >= 0 else ""
+    return BpfError(
+        f"cannot attach {prog.name} to {kind} {where}{extra}: {os.strerror(e.errno)}",
+        errno=e.errno,
+    )

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from bpfman import _sys, elf, features
-from bpfman.attach import types
+from bpfman.attach import types, uprobe
 from bpfman.elf import SHN_UNDEF, STT_FUNC, STT_GNU_IFUNC
 from bpfman.errors import BpfError
 from bpfman.kinds import AttachType
@@ -99,9 +99,5 @@ def attach_uprobe_multi(
             attach_type=int(AttachType.TRACE_UPROBE_MULTI),
         )
     except BpfError as e:
-        extra = f" (pid {pid})" if pid >= 0 else ""
-        raise BpfError(
-            f"cannot attach {prog.name} to {kind} {where}{extra}: {os.strerror(e.errno)}",
-            errno=e.errno,
-        ) from None
+        raise uprobe.refused(prog, kind, where, pid, e) from None
     return Link(fd, description=f"{kind} {where}" + (f" pid {pid}" if pid >= 0 else ""))
