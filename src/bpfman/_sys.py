@@ -347,6 +347,20 @@ def link_info(fd: int) -> bpf_link_info:
 _BY_ID = {"prog": (11, 13), "map": (12, 14), "btf": (23, 19), "link": (31, 30)}
 
 
+def prog_brief(prog_id: int) -> tuple[int, str, int, str] | None:
+    """(id, name, type number, tag in hex) of the program with kernel id *prog_id*, read
+    without its map ids; None if there is none (any more)."""
+    try:
+        fd = fd_from_id("prog", prog_id)
+    except BpfError:
+        return None
+    try:
+        info, _ = prog_info(fd, with_map_ids=False)
+    finally:
+        os.close(fd)
+    return info.id, info.name.decode(errors="replace"), int(info.type), bytes(info.tag).hex()
+
+
 def fd_from_id(kind: str, obj_id: int) -> int:
     """An fd for the kernel object *kind* ("prog", "map", "link", "btf") with id *obj_id*."""
     return bpf(_BY_ID[kind][1], struct.pack("=I", obj_id), f"no {kind} with id {obj_id}")

@@ -10,11 +10,9 @@ program with ``Program.from_id`` for everything else.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from bpfman import _sys
-from bpfman.errors import BpfError
 
 
 def program_ids() -> list[int]:
@@ -44,13 +42,5 @@ class ProgramBrief:
 
 def program_brief(prog_id: int) -> ProgramBrief | None:
     """The brief of the program with kernel id *prog_id*; None if there is none (any more)."""
-    try:
-        fd = _sys.fd_from_id("prog", prog_id)
-    except BpfError:
-        return None
-    try:
-        info, _ = _sys.prog_info(fd, with_map_ids=False)
-    finally:
-        os.close(fd)
-    name = info.name.decode(errors="replace")
-    return ProgramBrief(info.id, name, int(info.type), bytes(info.tag).hex())
+    brief = _sys.prog_brief(prog_id)
+    return ProgramBrief(*brief) if brief else None

@@ -234,22 +234,12 @@ def kernel_brief_by_id(prog_id: int) -> dict[str, Any] | None:
     formatting, no /proc read.
     """
     from bpfman import _sys
-    from bpfman.errors import BpfError
 
-    try:
-        fd = _sys.fd_from_id("prog", prog_id)
-    except BpfError:
+    brief = _sys.prog_brief(prog_id)
+    if brief is None:
         return None
-    try:
-        info, _ = _sys.prog_info(fd, with_map_ids=False)
-    finally:
-        os.close(fd)
-    return {
-        "id": info.id,
-        "name": info.name.decode(errors="replace"),
-        "program_type": int(info.type),
-        "tag": bytes(info.tag).hex(),
-    }
+    kid, name, ptype, tag = brief
+    return {"id": kid, "name": name, "program_type": ptype, "tag": tag}
 
 
 # ---------------------------------------------------------------------------- messages
