@@ -36,6 +36,11 @@ MARKER = "kernel_feature"
 # wrongly saying "unavailable" cannot turn the VM run into the host's refusal branch
 REQUIRED_FEATURES = ["kprobe", "trampolines", "freplace"]
 KERNEL_ARGS = "console=ttyS0 panic=-1 quiet mitigations=off"
+# One host thread runs every vCPU in turn (``thread=single``). With multi-threaded
+# TCG a vCPU can go on executing code that another vCPU is patching: the kernel's
+# text_poke (the XDP bpf_dispatcher trampoline rewritten on every XDP attach) then
+# faulted in softirq on 6.12 ("RIP: bpf_dispatcher_xdp_func+0xa", mid-instruction)
+# and the guest panicked. Round-robin vCPUs see code changes at once, as hardware does.
 
 
 def guest_python() -> str:
@@ -93,7 +98,7 @@ def guest_script(k: kernel.Kernel, command: str) -> str:
 def qemu_cmd(k: kernel.Kernel, share: Path, memory: str, smp: int, append: str) -> list[str]:
     fs = "security_model=none"
     return [
-        QEMU, "-accel", "tcg", "-cpu", "max", "-smp", str(smp), "-m", memory,
+        QEMU, "-accel", "tcg,thread=single", "-cpu", "max", "-smp", str(smp), "-m", memory,
         "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
         "-kernel", str(k.vmlinux), "-initrd", str(k.initrd),
         "-append", f"{KERNEL_ARGS} {append}".strip(),
