@@ -430,13 +430,14 @@ def test_shipped_systemd_units(cli, tmp_path) -> None:
         env=cli.env, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        for _ in range(200):  # systemd-socket-activate listens, then waits for a connection
-            if os.path.exists(sock):
-                break
-            time.sleep(0.01)
+        # systemd-socket-activate listens, then waits for a connection: a busy machine may
+        # take a while to start it, so the first call waits for the socket (no fixed sleep)
         with grpc.insecure_channel(f"unix:{sock}", options=FAST_RECONNECT) as channel:
             stub = pb_grpc.BpfmanStub(channel)
-            assert stub.List(pb.ListRequest(bpfman_programs_only=True), timeout=20).results == []
+            listing = stub.List(
+                pb.ListRequest(bpfman_programs_only=True), timeout=30, wait_for_ready=True
+            )
+            assert listing.results == []
         _, err = proc.communicate(timeout=20)  # the idle timeout ends it
         assert proc.returncode == 0 and "Traceback" not in err, err
     finally:
