@@ -467,11 +467,11 @@ def test_fast_path_leaves_errors_to_click(cli, bpf_obj, tmp_path) -> None:
 
 
 def test_fast_path_type_words_are_the_models() -> None:
-    from bpfman.manager import models, readonly
+    from bpfman.manager import models, readonly, typetable
 
-    for word, (kind, retprobe) in models.LOAD_TYPES.items():
-        assert readonly.type_word(int(kind), retprobe) == word
-        assert models.type_name(kind, retprobe) == word
+    for word, (number, retprobe) in typetable.LOAD_WORDS.items():
+        assert readonly.type_word(number, retprobe) == word
+        assert models.type_name(models.BpfmanType(number), retprobe) == word
 
 
 def test_shell_completion_is_clicks(cli) -> None:
@@ -500,5 +500,3 @@ def test_attachment_column_of_each_kind() -> None:
     for kind, params, shown in cases:
         got = readonly.attachment(int(kind), params)
         assert got == shown or (shown.endswith("...") and got.startswith(shown[:-3])), kind
-    for name in ("XDP", "TC", "TRACEPOINT", "KPROBE", "UPROBE", "FENTRY", "FEXIT", "TCX"):
-        assert int(BpfmanType[name]) == getattr(readonly, name)

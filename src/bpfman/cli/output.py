@@ -202,8 +202,9 @@ LINK_LABELS = {
 
 def get_link_text(link: dict[str, Any], kind: int) -> str:
     """``get link``'s text of a LinkInfo dict (*kind*: the link's BpfmanType, or its number)."""
-    from bpfman.manager import readonly as k
+    from bpfman.manager.typetable import TYPES
 
+    row = TYPES[kind]
     (body,) = link["attach"].values()
     pairs: list[tuple[str, Any]] = [
         ("BPF Function:", link["bpf_function"]),
@@ -211,24 +212,14 @@ def get_link_text(link: dict[str, Any], kind: int) -> str:
         ("Program ID:", link["program_id"]),
         ("Link ID:", link["link_id"]),
     ]
-    order = {
-        k.XDP: ["iface", "priority", "position", "proceed_on", "netns"],
-        k.TC: ["iface", "direction", "priority", "position", "proceed_on", "netns"],
-        k.TCX: ["iface", "direction", "priority", "position", "netns"],
-        k.TRACEPOINT: ["tracepoint"],
-        k.KPROBE: ["fn_name", "offset", "container_pid"],
-        k.UPROBE: ["target", "fn_name", "offset", "pid", "container_pid"],
-        k.FENTRY: ["fn_name"],
-        k.FEXIT: ["fn_name"],
-    }[kind]
-    for key in order:
+    for key in row.shown:
         value = body.get(key)
         if key == "proceed_on" and value is not None:  # xdp, tc: the words of their verdicts
             from bpfman.manager import parse
             from bpfman.manager.models import BpfmanType
 
             value = ", ".join(parse.proceed_on_names(BpfmanType(kind), list(value)))
-        if key == "fn_name" and kind in (k.FENTRY, k.FEXIT):
+        if key == "fn_name" and row.attach_type:  # fentry/fexit: the function the load named
             value = link.get("_attach_fn")
         pairs.append((LINK_LABELS[key], value))
     pairs.append(("Metadata:", kv_rows(body.get("metadata", {}))))

@@ -26,22 +26,6 @@ MAPS = "io.ebpf.maps"
 OLD_FUNCTION = "io.ebpf.bpf_function_name"
 OLD_TYPE = "io.ebpf.program_type"
 
-# the bpfman type words pybpfman wrote in labels before it wrote upstream's words, by
-# family (words of one family stand for each other); still read
-_FAMILY = {
-    "xdp": "xdp",
-    "tc": "tc",
-    "tcx": "tc",
-    "tracepoint": "tracepoint",
-    "kprobe": "kprobe",
-    "kretprobe": "kprobe",
-    "uprobe": "uprobe",
-    "uretprobe": "uprobe",
-    "fentry": "fentry",
-    "fexit": "fexit",
-}
-
-
 @dataclass(frozen=True)
 class Labels:
     programs: dict[str, str] = field(default_factory=dict)
@@ -118,8 +102,8 @@ def from_object(path: str) -> Labels:
 
 
 class Requested(Protocol):
-    """A program a load asks for (the manager's ``ProgramRequest``): its name, type word
-    and upstream's kernel-type word for that type."""
+    """A program a load asks for (the manager's ``ProgramRequest``): its name, type word,
+    and whether a label word fits its type (the manager's type table knows the words)."""
 
     @property
     def name(self) -> str: ...
@@ -127,8 +111,7 @@ class Requested(Protocol):
     @property
     def type_word(self) -> str: ...
 
-    @property
-    def kernel_word(self) -> str: ...
+    def fits_label(self, label: str) -> bool: ...
 
 
 def check_requests(labels: Labels, requests: Sequence[Requested], image: str) -> None:
@@ -138,9 +121,7 @@ def check_requests(labels: Labels, requests: Sequence[Requested], image: str) ->
             have = ", ".join(sorted(labels.programs)) or "no programs"
             raise InputError(f"program {req.name} not in image {image}; it has: {have}")
         label = labels.programs[req.name]
-        if not label or label == req.kernel_word:  # upstream's words: uprobe on probe...
-            continue
-        if label not in _FAMILY or _FAMILY[label] != _FAMILY[req.type_word]:
+        if label and not req.fits_label(label):  # upstream's words: uprobe on probe...
             raise InputError(
                 f"program {req.name} is a {label} program in image {image}, not {req.type_word}"
             )

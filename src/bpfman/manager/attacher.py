@@ -20,6 +20,7 @@ from bpfman.manager.hooks import (
     tc_siblings,
 )
 from bpfman.manager.models import BpfmanType, LinkRecord, ProgramRecord
+from bpfman.manager.typetable import TYPES
 
 if TYPE_CHECKING:
     from bpfman.link import Link
@@ -28,7 +29,8 @@ if TYPE_CHECKING:
     from bpfman.manager.undo import Undo
     from bpfman.program import Program
 
-NET_KINDS = (BpfmanType.XDP, BpfmanType.TC, BpfmanType.TCX)
+# the types that attach to a network hook (xdp, tc, tcx)
+NET_KINDS = tuple(BpfmanType(n) for n, row in TYPES.items() if row.hook is not None)
 
 
 def attach(
@@ -131,9 +133,10 @@ def _attach_net(
     netns = p.get("netns") or None
     params: dict[str, Any] = {"iface": iface, "priority": priority, "netns": netns}
     hook_ns = netns_ino(netns)
-    if rec.kind in (BpfmanType.TC, BpfmanType.TCX):
+    fields = TYPES[rec.kind].attach_fields
+    if "direction" in fields:  # tc, tcx
         params["direction"] = parse.direction(str(p.get("direction") or ""))
-    if rec.kind in (BpfmanType.XDP, BpfmanType.TC):
+    if "proceed_on" in fields:  # xdp, tc
         params["proceed_on"] = parse.proceed_on(
             rec.kind, [str(x) for x in p.get("proceed_on") or []]
         )

@@ -27,15 +27,13 @@ from bpfman.manager import crash
 from bpfman.manager.errors import PreconditionError
 from bpfman.manager.hooks import AttachResult, Updates, in_netns, tc_siblings
 from bpfman.manager.models import BpfmanType, LinkRecord, ProgramRecord
+from bpfman.manager.typetable import TYPES
 
 if TYPE_CHECKING:
     from bpfman.manager.core import Manager
     from bpfman.manager.lock import WriterScope
     from bpfman.manager.undo import Undo
     from bpfman.program import Program
-
-HOOK_KIND = {BpfmanType.XDP: "xdp", BpfmanType.TC: "tc"}
-
 
 def enabled() -> bool:
     from bpfman import features
@@ -44,12 +42,14 @@ def enabled() -> bool:
 
 
 def is_member(link: LinkRecord) -> bool:
-    return link.kind in HOOK_KIND and "dispatcher_id" in link.params
+    return TYPES[link.kind].dispatcher is not None and "dispatcher_id" in link.params
 
 
 def hook_of(mgr: Manager, kind: BpfmanType, params: dict[str, Any]) -> Hook:
+    dispatcher = TYPES[kind].dispatcher
+    assert dispatcher is not None, kind
     return Hook(
-        HOOK_KIND[kind],
+        dispatcher,
         int(params["ifindex"]),
         mgr.paths.fs,
         netns_ino=int(params.get("netns_ino") or 0),

@@ -10,22 +10,15 @@ from bpfman.kinds import AttachType, ProgramType
 from bpfman.manager.errors import InputError
 from bpfman.manager.models import BpfmanType
 from bpfman.manager.paths import pin_name
+from bpfman.manager.typetable import TYPES
 
 if TYPE_CHECKING:
     from bpfman.manager.core import LoadSpec
     from bpfman.object import ObjectSpec
 
-# bpfman type -> (kernel program type to load as, section types it accepts)
-KERNEL_TYPE: dict[BpfmanType, tuple[ProgramType, frozenset[ProgramType]]] = {
-    BpfmanType.XDP: (ProgramType.XDP, frozenset({ProgramType.XDP})),
-    BpfmanType.TC: (ProgramType.SCHED_CLS, frozenset({ProgramType.SCHED_CLS})),
-    BpfmanType.TCX: (ProgramType.SCHED_CLS, frozenset({ProgramType.SCHED_CLS})),
-    BpfmanType.TRACEPOINT: (ProgramType.TRACEPOINT, frozenset({ProgramType.TRACEPOINT})),
-    BpfmanType.KPROBE: (ProgramType.KPROBE, frozenset({ProgramType.KPROBE})),
-    BpfmanType.UPROBE: (ProgramType.KPROBE, frozenset({ProgramType.KPROBE})),
-    BpfmanType.FENTRY: (ProgramType.TRACING, frozenset({ProgramType.TRACING})),
-    BpfmanType.FEXIT: (ProgramType.TRACING, frozenset({ProgramType.TRACING})),
-}
+def kernel_type(kind: BpfmanType) -> ProgramType:
+    """The kernel program type a program of bpfman type *kind* loads as."""
+    return ProgramType[TYPES[kind].kernel_type]
 
 
 def configure(spec: ObjectSpec, load: LoadSpec, owner_maps_dir: str | None) -> None:
@@ -40,19 +33,18 @@ def configure(spec: ObjectSpec, load: LoadSpec, owner_maps_dir: str | None) -> N
         if req is None:
             ps.autoload = False
             continue
-        kernel_type, accepted = KERNEL_TYPE[req.kind]
-        if ps.type not in accepted and ps.type != ProgramType.UNSPEC:
+        row = TYPES[req.kind]
+        as_type = kernel_type(req.kind)
+        if ps.type not in (as_type, ProgramType.UNSPEC):
             raise InputError(
                 f"program {ps.name!r} is a {ps.type.name.lower()} program "
                 f"(section {ps.section!r}), not {req.type_word}"
             )
         ps.autoload = True
-        if ps.type != kernel_type:
-            ps.type = kernel_type
-        if req.kind in (BpfmanType.FENTRY, BpfmanType.FEXIT):
-            ps.expected_attach_type = (
-                AttachType.TRACE_FENTRY if req.kind == BpfmanType.FENTRY else AttachType.TRACE_FEXIT
-            )
+        if ps.type != as_type:
+            ps.type = as_type
+        if row.attach_type:  # fentry/fexit: to the kernel function the load names
+            ps.expected_attach_type = AttachType[row.attach_type]
             assert req.attach_fn
             ps.set_attach_target(req.attach_fn)
     for name, value in load.globals.items():

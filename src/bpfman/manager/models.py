@@ -6,9 +6,12 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from bpfman.manager.typetable import LOAD_WORDS, TYPES
+
 
 class BpfmanType(enum.IntEnum):
-    """bpfman's program types (the gRPC API's BpfmanProgramType numbers)."""
+    """bpfman's program types (the gRPC API's BpfmanProgramType numbers); each has one row
+    in ``typetable.TYPES`` holding its words and field names."""
 
     XDP = 0
     TC = 1
@@ -20,43 +23,13 @@ class BpfmanType(enum.IntEnum):
     TCX = 7
 
 
-# --programs TYPE names -> (bpfman type, return probe?)
-LOAD_TYPES: dict[str, tuple[BpfmanType, bool]] = {
-    "xdp": (BpfmanType.XDP, False),
-    "tc": (BpfmanType.TC, False),
-    "tcx": (BpfmanType.TCX, False),
-    "tracepoint": (BpfmanType.TRACEPOINT, False),
-    "kprobe": (BpfmanType.KPROBE, False),
-    "kretprobe": (BpfmanType.KPROBE, True),
-    "uprobe": (BpfmanType.UPROBE, False),
-    "uretprobe": (BpfmanType.UPROBE, True),
-    "fentry": (BpfmanType.FENTRY, False),
-    "fexit": (BpfmanType.FEXIT, False),
-}
-
-
 # the metadata key ``-a/--application`` sets (attach copies it into the link's metadata)
 APPLICATION_KEY = "bpfman_application"
-
-# bpfman type -> upstream's kernel-type word (kinds.kernel_type_word of the type it loads as)
-KERNEL_WORDS: dict[BpfmanType, str] = {
-    BpfmanType.XDP: "xdp",
-    BpfmanType.TC: "tc",
-    BpfmanType.TCX: "tc",
-    BpfmanType.TRACEPOINT: "tracepoint",
-    BpfmanType.KPROBE: "probe",
-    BpfmanType.UPROBE: "probe",
-    BpfmanType.FENTRY: "tracing",
-    BpfmanType.FEXIT: "tracing",
-}
 
 
 def type_name(kind: BpfmanType, retprobe: bool = False) -> str:
     """The --programs TYPE word for a stored program."""
-    for name, (k, r) in LOAD_TYPES.items():
-        if k == kind and r == retprobe:
-            return name
-    return kind.name.lower()
+    return TYPES[kind].type_word(retprobe)
 
 
 @dataclass(frozen=True)
@@ -72,9 +45,14 @@ class ProgramRequest:
     def type_word(self) -> str:
         return type_name(self.kind, self.retprobe)
 
-    @property
-    def kernel_word(self) -> str:
-        return KERNEL_WORDS[self.kind]
+    def fits_label(self, label: str) -> bool:
+        """Whether an image labels this program *label*: upstream's word for its type
+        (``probe`` for a uprobe...), or a word pybpfman wrote of the same family."""
+        row = TYPES[self.kind]
+        if label == row.label:
+            return True
+        found = LOAD_WORDS.get(label)
+        return found is not None and TYPES[found[0]].family == row.family
 
 
 @dataclass

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from bpfman.errors import InputError
 from bpfman.kinds import TC_VERDICTS, XDP_VERDICTS
-from bpfman.manager.models import LOAD_TYPES, BpfmanType, ProgramRequest
+from bpfman.manager.models import BpfmanType, ProgramRequest
+from bpfman.manager.typetable import LOAD_WORDS, TYPES
 
 
 def program_requests(entries: list[str]) -> list[ProgramRequest]:
@@ -18,12 +19,13 @@ def program_requests(entries: list[str]) -> list[ProgramRequest]:
         if len(parts) < 2 or not parts[1]:
             raise InputError(f"--programs {word!r}: expected TYPE:NAME[:ATTACH]")
         kind_word, name = parts[0], parts[1]
-        if kind_word not in LOAD_TYPES:
-            known = ", ".join(LOAD_TYPES)
+        if kind_word not in LOAD_WORDS:
+            known = ", ".join(LOAD_WORDS)
             raise InputError(f"--programs {word!r}: unknown type {kind_word!r} (one of {known})")
-        kind, ret = LOAD_TYPES[kind_word]
+        number, ret = LOAD_WORDS[kind_word]
+        kind = BpfmanType(number)
         attach = ":".join(parts[2:]) or None
-        if kind in (BpfmanType.FENTRY, BpfmanType.FEXIT):
+        if TYPES[kind].attach_type:  # fentry/fexit: the kernel function is the load's
             if not attach:
                 raise InputError(f"--programs {word!r}: {kind_word} needs the kernel function")
         elif attach:

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 from bpfman.ids import program_ids
 from bpfman.manager import loadplan, views
 from bpfman.manager.errors import InputError, NotFoundError
-from bpfman.manager.models import LOAD_TYPES, LinkRecord, ProgramRecord
+from bpfman.manager.models import LinkRecord, ProgramRecord
 from bpfman.manager.readonly import public as public
+from bpfman.manager.typetable import LOAD_WORDS
 
 if TYPE_CHECKING:
     from bpfman.manager.core import Manager
@@ -65,10 +66,10 @@ class TypeFilter:
             self.kernel = int(word)
         elif word in kernel_words:
             self.kernel = kernel_words[word]
-        elif word in LOAD_TYPES:
+        elif word in LOAD_WORDS:
             self.bpfman = word
         else:
-            known = ", ".join(sorted({*kernel_words, *LOAD_TYPES} - {"unspec"}))
+            known = ", ".join(sorted({*kernel_words, *LOAD_WORDS} - {"unspec"}))
             raise InputError(f"--program-type {word!r}: unknown type (one of {known})")
 
     def needs_record(self) -> bool:
@@ -151,7 +152,7 @@ def list_links(
     out: list[tuple[LinkRecord, ProgramRecord | None]] = []
     for link in mgr.links(program_id):
         rec = records.get(link.program_id)
-        kernel_type = int(loadplan.KERNEL_TYPE[link.kind][0])
+        kernel_type = int(loadplan.kernel_type(link.kind))
         if not type_filter.matches(rec, kernel_type):
             continue
         if not _matches({**(rec.metadata if rec else {}), **link.metadata}, selector):

@@ -18,6 +18,9 @@ import sqlite3
 import time
 
 from bpfman.manager.paths import Paths
+from bpfman.manager.typetable import ATTACHMENT_KEYS, TYPES
+from bpfman.manager.typetable import attachment as attachment
+from bpfman.manager.typetable import type_word as type_word
 
 TYPE_CHECKING = False  # typing's import costs start-up; mypy reads the name as True
 if TYPE_CHECKING:
@@ -26,19 +29,6 @@ if TYPE_CHECKING:
 
 SCHEMA_VERSION = 4  # len(store.MIGRATIONS): another version is the Store's to open
 PULL_POLICY_NUMBER = {"Always": 0, "IfNotPresent": 1, "Never": 2}
-# (stored kind, retprobe) -> the --programs word (models.type_name)
-TYPE_WORDS: dict[tuple[int, bool], str] = {
-    (0, False): "xdp",
-    (1, False): "tc",
-    (7, False): "tcx",
-    (2, False): "tracepoint",
-    (3, False): "kprobe",
-    (3, True): "kretprobe",
-    (4, False): "uprobe",
-    (4, True): "uretprobe",
-    (5, False): "fentry",
-    (6, False): "fexit",
-}
 
 
 def public(result: dict[str, Any]) -> dict[str, Any]:
@@ -46,31 +36,6 @@ def public(result: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in result.items() if not k.startswith("_")}
 
 
-# bpfman's program kinds (models.BpfmanType's numbers and names), for links
-XDP, TC, TRACEPOINT, KPROBE, UPROBE, FENTRY, FEXIT, TCX = range(8)
-KIND_NAMES = ("xdp", "tc", "tracepoint", "kprobe", "uprobe", "fentry", "fexit", "tcx")
-# the AttachInfo oneof's field of each kind, and its message's fields in order (metadata is
-# added to all); views keys the same tables by BpfmanType
-ATTACH_INFO_FIELD: dict[int, str] = {
-    XDP: "xdp_attach_info",
-    TC: "tc_attach_info",
-    TRACEPOINT: "tracepoint_attach_info",
-    KPROBE: "kprobe_attach_info",
-    UPROBE: "uprobe_attach_info",
-    TCX: "tcx_attach_info",
-    FENTRY: "fentry_attach_info",
-    FEXIT: "fexit_attach_info",
-}
-ATTACH_FIELDS: dict[int, list[str]] = {
-    XDP: ["priority", "iface", "position", "proceed_on", "netns"],
-    TC: ["priority", "iface", "position", "direction", "proceed_on", "netns"],
-    TCX: ["priority", "iface", "position", "direction", "netns"],
-    TRACEPOINT: ["tracepoint"],
-    KPROBE: ["fn_name", "offset", "container_pid"],
-    UPROBE: ["fn_name", "offset", "target", "pid", "container_pid"],
-    FENTRY: [],
-    FEXIT: [],
-}
 class Connection(sqlite3.Connection):
     """A connection that knows its runtime root (pin paths are computed from it)."""
 
@@ -116,31 +81,10 @@ def _maps_dir(db: sqlite3.Connection, row: sqlite3.Row) -> str:
     return str(row["map_pin_path"])  # (a connection not made by ``connect``)
 
 
-def type_word(kind: int, retprobe: bool) -> str:
-    return TYPE_WORDS.get((kind, retprobe), str(kind))
-
-
-def attachment(kind: int, p: Mapping[str, Any]) -> str:
-    """The "Attachment" of a link of stored *kind* with parameters *p* (``list links``, and
-    ``get program``'s Links rows): ``eth0 pos-0``, ``eth0 ingress pos-1``,
-    ``syscalls/sys_enter_kill``, ``try_to_wake_up``, ``libc malloc`` (the target as given)."""
-    if kind in (0, 1, 7):  # xdp, tc, tcx
-        parts = [str(p.get("iface", ""))]
-        if p.get("direction"):
-            parts.append(str(p["direction"]))
-        parts.append(f"pos-{p.get('position', 0)}")
-        return " ".join(parts)
-    if kind == 2:  # tracepoint
-        return str(p.get("tracepoint", ""))
-    if kind == 4:  # uprobe
-        return f"{p.get('target', '')} {p.get('fn_name') or ''}".strip()
-    return str(p.get("fn_name") or "")  # kprobe, fentry/fexit
-
-
 def link_attachments(db: sqlite3.Connection, prog_id: int) -> dict[int, str]:
     """Link id -> attachment of program *prog_id*'s links (SQLite reads the JSON: no json
     import on the fast path)."""
-    keys = ("iface", "direction", "position", "tracepoint", "target", "fn_name")
+    keys = ATTACHMENT_KEYS
     fields = ", ".join(f"json_extract(params, '$.{k}')" for k in keys)
     q = f"SELECT id, kind, {fields} FROM links WHERE program_id = ? ORDER BY id"
     return {
@@ -382,8 +326,6 @@ def _program_result(db: sqlite3.Connection, prog_id: int) -> dict[str, Any] | No
 # ---------------------------------------------------------------------------- links
 
 
-# the scalar parameters the Attachment column shows (read by SQLite's json_each: no json import)
-_SHOWN = ("iface", "direction", "position", "tracepoint", "fn_name", "target")
 _JSON_SCALAR = {"true": True, "false": False}
 
 
@@ -395,7 +337,7 @@ def links_table(db: sqlite3.Connection, program_id: int | None) -> list[list[Any
     apps = dict(db.execute(q).fetchall())
     where = "" if program_id is None else " WHERE l.program_id = ?"
     args = () if program_id is None else (program_id,)
-    shown = ", ".join(f"'{k}'" for k in _SHOWN)
+    shown = ", ".join(f"'{k}'" for k in ATTACHMENT_KEYS)
     params: dict[int, dict[str, Any]] = {}
     q = (
         "SELECT l.id, j.key, j.value, j.type FROM links l, json_each(l.params) j"
@@ -431,7 +373,8 @@ def link_message(
     program_type_word: str | None,
 ) -> dict[str, Any]:
     """LinkInfo of a link (*program_name* None: its program is not in the store)."""
-    fields = {k: params.get(k) for k in ATTACH_FIELDS[kind]}
+    row = TYPES[kind]
+    fields = {k: params.get(k) for k in row.attach_fields}
     body = {k: v for k, v in fields.items() if v is not None}
     body["metadata"] = dict(metadata)
     return {
@@ -439,8 +382,8 @@ def link_message(
         "program_id": program_id,
         "kernel_link_id": kernel_link_id,
         "bpf_function": program_name or "",
-        "program_type": program_type_word if program_name is not None else KIND_NAMES[kind],
-        "attach": {ATTACH_INFO_FIELD[kind]: body},
+        "program_type": program_type_word if program_name is not None else row.word,
+        "attach": {row.attach_info: body},
     }
 
 

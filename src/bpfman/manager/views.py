@@ -11,18 +11,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bpfman.manager import readonly
-from bpfman.manager.models import BpfmanType, LinkRecord, ProgramRecord
+from bpfman.manager.models import LinkRecord, ProgramRecord
 from bpfman.manager.readonly import kernel_brief_by_id as kernel_brief_by_id
 from bpfman.manager.readonly import kernel_info_by_id as kernel_info_by_id
 
 if TYPE_CHECKING:
     from bpfman.manager.core import Manager
     from bpfman.program import Program
-
-ATTACH_INFO_FIELD = {BpfmanType(k): v for k, v in readonly.ATTACH_INFO_FIELD.items()}
-# the API fields of each attach info message, in order (metadata is added to all)
-ATTACH_FIELDS = {BpfmanType(k): v for k, v in readonly.ATTACH_FIELDS.items()}
-
 
 def kernel_info(prog: Program) -> dict[str, Any]:
     """KernelProgramInfo of a program in the kernel."""

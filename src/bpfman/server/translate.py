@@ -19,32 +19,25 @@ from typing import Any, TypeVar
 from google.protobuf.message import Message
 
 from bpfman.attach.sections import section_def
-from bpfman.manager import views
 from bpfman.manager.core import AttachSpec, LoadSpec
 from bpfman.manager.errors import InputError
 from bpfman.manager.models import BpfmanType, ProgramRequest
+from bpfman.manager.typetable import BY_ATTACH_INFO, TYPES
 from bpfman.server import bpfman_pb2 as pb
 
 M = TypeVar("M", bound=Message)
-KIND_OF_ATTACH_FIELD = {name: kind for kind, name in views.ATTACH_INFO_FIELD.items()}
 OUTPUT_ONLY = {"position"}  # the attach info's fields the daemon reports but never takes
-LOAD_INFO_FIELD = {BpfmanType.FENTRY: "fentry_load_info", BpfmanType.FEXIT: "fexit_load_info"}
-# the bpfman types whose ELF section decides kprobe/kretprobe, uprobe/uretprobe: their attach kinds
-PROBE_KINDS = {
-    BpfmanType.KPROBE: ("kprobe", "kprobe_multi"),
-    BpfmanType.UPROBE: ("uprobe", "uprobe_multi"),
-}
 
 
 def return_probe_candidates(spec: LoadSpec) -> list[str]:
     """Programs whose ELF section decides their load type (kprobe/kretprobe, uprobe/uretprobe)."""
-    return [r.name for r in spec.requests if r.kind in PROBE_KINDS]
+    return [r.name for r in spec.requests if TYPES[r.kind].return_sections]
 
 
 def is_return_probe(kind: BpfmanType, section: str) -> bool:
     """Whether a kprobe/uprobe program in *section* is the return kind (``kretprobe/f``...)."""
     row = section_def(section)
-    return row is not None and row.retprobe and row.kind in PROBE_KINDS.get(kind, ())
+    return row is not None and row.retprobe and row.kind in TYPES[kind].return_sections
 
 
 def with_return_probes(spec: LoadSpec, sections: Mapping[str, str]) -> LoadSpec:
@@ -75,8 +68,8 @@ def program_requests(infos: list[pb.LoadInfo]) -> list[ProgramRequest]:
             ) from None
         given = info.info.WhichOneof("info") if info.HasField("info") else None
         attach_fn = None
-        if kind in LOAD_INFO_FIELD:
-            wanted = LOAD_INFO_FIELD[kind]
+        wanted = TYPES[kind].load_info
+        if wanted is not None:
             attach_fn = getattr(info.info, wanted).fn_name if given == wanted else ""
             if not attach_fn:
                 raise InputError(f"{where}: {kind.name.lower()} needs info.{wanted}.fn_name")
@@ -101,12 +94,12 @@ def load_spec(req: pb.LoadRequest) -> LoadSpec:
 def attach_spec(req: pb.AttachRequest) -> AttachSpec:
     which = req.attach.WhichOneof("info") if req.HasField("attach") else None
     if which is None:
-        known = ", ".join(KIND_OF_ATTACH_FIELD)
+        known = ", ".join(f.name for f in pb.AttachInfo.DESCRIPTOR.oneofs_by_name["info"].fields)
         raise InputError(f"AttachRequest.attach: no attach info given (one of {known})")
-    kind = KIND_OF_ATTACH_FIELD[which]
+    kind = BpfmanType(BY_ATTACH_INFO[which])
     info = getattr(req.attach, which)
     params: dict[str, Any] = {}
-    for name in views.ATTACH_FIELDS[kind]:
+    for name in TYPES[kind].attach_fields:
         if name in OUTPUT_ONLY:
             continue
         field = info.DESCRIPTOR.fields_by_name[name]
