@@ -26,16 +26,22 @@ import pytest
 
 import bpfman
 
-# the console script's own code (pip's bin/bpfman), plus a dump of sys.modules at exit
+# the console script's own code (pip's bin/bpfman), plus a dump of sys.modules at exit (the
+# fast path ends with os._exit, which runs no atexit handler)
 ENTRY = """
-import atexit, sys
+import atexit, os, sys
 out = sys.argv.pop(1)
 
 def dump():
     with open(out, "w") as f:
         f.write("\\n".join(sorted(sys.modules)))
 
+def _exit(status, _exit=os._exit):
+    dump()
+    _exit(status)
+
 atexit.register(dump)
+os._exit = _exit
 from bpfman.cli.fast import main
 sys.argv[0] = "bpfman"
 sys.exit(main())
@@ -237,7 +243,8 @@ def test_list_programs_of_a_reused_id_is_skipped(cli, bpf_obj, output: str) -> N
 
 # what the fast path leaves out (each costs a good part of the interpreter's own start-up)
 NOT_FAST = (
-    "click", "typing", "dataclasses", "inspect", "logging", "re", "json", "enum",
+    "click", "typing", "dataclasses", "inspect", "logging", "re", "json", "enum", "datetime",
+    "sqlite3", "importlib", "bpfman.kinds",
     "bpfman._libbpf", "bpfman.manager.core", "bpfman.manager.store", "bpfman.manager.models",
     "bpfman.manager.query", "bpfman.manager.views", "bpfman.cli.main", "bpfman.cli.manage",
 )  # fmt: skip
@@ -268,9 +275,8 @@ def test_fast_path_imports(cli, bpf_obj) -> None:
         assert offending(mods, NOT_FAST) == [], "list programs"
         mods, out = imported(cli, "--config", "/nonexistent.toml", "list", "programs", "--all")
         assert f" {prog_id} " in out
-        # other programs show their kernel type's name (bpfman.kinds: enum), as get program does
-        with_kinds = tuple(m for m in NOT_FAST if m != "enum")
-        assert offending(mods, with_kinds) == [], "--all"
+        # other programs show their kernel type's name (readonly's table, not kinds' enum)
+        assert offending(mods, NOT_FAST) == [], "--all"
         link = cli(
             "attach", str(prog_id), "tracepoint", "-t", "syscalls/sys_enter_kill", "-o", "json"
         ).json()["link_id"]
@@ -289,7 +295,7 @@ def test_fast_path_imports(cli, bpf_obj) -> None:
         assert offending(mods, NOT_FAST) == [], "get link"
         mods, out = imported(cli, "get", "program", str(prog_id))
         assert "Kernel State" in out
-        assert offending(mods, with_kinds) == [], "get program"
+        assert offending(mods, NOT_FAST) == [], "get program"
         mods, out = imported(cli, "list", "programs", "-o", "json")
         assert json.loads(out)[0]["kernel_info"]["id"] == prog_id
         assert offending(mods, ("click", "typing", "dataclasses", "logging", "bpfman._libbpf",
@@ -373,7 +379,11 @@ def test_fast_path_takes_only_plain_forms(args: list[str], fast_path: bool) -> N
 
 def test_fast_path_prints_what_click_prints(cli, bpf_obj) -> None:
     """Same state, same command line: the fast path's output is the click path's, for
-    programs with and without metadata, globals, links and a map owner, and a foreign one."""
+    programs with and without metadata, globals, links and a map owner, and a foreign one;
+    and with nothing loaded."""
+    cli("list", "programs")  # creates the store (the fast path only reads one)
+    for empty in (("list", "programs"), ("list", "links"), ("list", "programs", "-o", "json")):
+        assert cli(*empty).out == click_path(cli, *empty), empty
     first = cli(
         "load", "file", "-p", bpf_obj("basic"), "--programs", "tracepoint:count_kill",
         "-g", "target_pid=01000000", "-m", "owner=tests", "-a", "fastapp", "-o", "json",
@@ -383,6 +393,7 @@ def test_fast_path_prints_what_click_prints(cli, bpf_obj) -> None:
         "--map-owner-id", str(first), "-o", "json",
     ).json()[0]["kernel_info"]["id"]  # fmt: skip
     link = cli("attach", str(first), "tracepoint", "-t", "syscalls/sys_enter_kill", "-o", "json")
+    cli("attach", str(first), "tracepoint", "-t", "syscalls/sys_enter_getppid")  # two Links rows
     try:
         with bpfman.load(bpf_obj("basic")) as obj:
             foreign = obj.programs["count_getppid"].id
@@ -410,6 +421,7 @@ def test_fast_path_prints_what_click_prints(cli, bpf_obj) -> None:
                 ("list", "programs"),
                 ("list", "programs", "-o", "json"),
                 ("get", "program", str(first)),
+                ("get", "program", str(second)),
                 ("get", "program", str(second), "-o", "json"),
                 ("get", "program", str(first), "-o", "json"),
                 ("get", "program", str(foreign)),
@@ -424,12 +436,37 @@ def test_fast_path_prints_what_click_prints(cli, bpf_obj) -> None:
             everything = cli("list", "programs", "--all").out.splitlines()[1:]
             assert {str(first), str(second), str(foreign)} <= {ln.split()[0] for ln in everything}
             fast_json = cli("get", "program", str(first), "-o", "json").json()
-            assert fast_json["info"]["links"] == [link.json()["link_id"]]
+            assert fast_json["info"]["links"][0] == link.json()["link_id"]
+            assert len(fast_json["info"]["links"]) == 2
             assert fast_json["info"]["map_used_by"] == [str(first), str(second)]
             assert fast_json["info"]["global_data"] == {"target_pid": "AQAAAA=="}
     finally:
         cli("unload", str(second))
         cli("unload", str(first))
+
+
+def test_fast_path_reader_gone_is_quiet(cli) -> None:
+    """``bpfman list programs | head -1`` with the reader gone before the answer: status 1 and
+    nothing on stderr (no traceback), by the fast path as by click's."""
+    cli("list", "programs")
+
+    def closed_pipe(*argv: str) -> subprocess.CompletedProcess[str]:
+        r, w = os.pipe()
+        os.close(r)
+        try:
+            return subprocess.run(argv, stdout=w, stderr=subprocess.PIPE, text=True,
+                                  env=cli.env, timeout=60)  # fmt: skip
+        finally:
+            os.close(w)
+
+    from support.cli import BPFMAN
+
+    for path in (
+        [BPFMAN, "--runtime-dir", cli.runtime, "list", "programs"],
+        [sys.executable, "-c", CLICK, "--runtime-dir", cli.runtime, "list", "programs"],
+    ):
+        p = closed_pipe(*path)
+        assert (p.returncode, p.stderr) == (1, ""), path
 
 
 def test_fast_path_leaves_errors_to_click(cli, bpf_obj, tmp_path) -> None:
@@ -464,6 +501,17 @@ def test_fast_path_leaves_errors_to_click(cli, bpf_obj, tmp_path) -> None:
 
     fresh = os.path.join(str(tmp_path), "rt")
     assert readonly.connect(fresh) is None
+
+
+def test_fast_path_kernel_type_words_are_kinds() -> None:
+    """readonly's plain table gives kinds.kernel_type_word's word for every kernel program type
+    (a type added to kinds.ProgramType fails here until the table has it) and beyond."""
+    from bpfman.kinds import ProgramType, kernel_type_word
+    from bpfman.manager import readonly
+
+    assert len(readonly.KERNEL_TYPE_WORDS) == len(ProgramType)
+    for value in [*range(-1, max(ProgramType) + 3), 2**32 - 1]:
+        assert readonly.kernel_type_word(value) == kernel_type_word(value), value
 
 
 def test_fast_path_type_words_are_the_models() -> None:

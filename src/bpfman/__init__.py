@@ -85,12 +85,12 @@ def __dir__() -> list[str]:
 
 
 def __getattr__(name: str) -> Any:
-    import importlib
-
     try:
         module, attr = _LAZY[name]
-    except KeyError:
+    except KeyError:  # (also each `from bpfman import _sys`: no importlib for that)
         raise AttributeError(f"module 'bpfman' has no attribute {name!r}") from None
+    import importlib
+
     mod = importlib.import_module(module)
     value = mod if attr is None else getattr(mod, attr)
     globals()[name] = value

@@ -216,8 +216,6 @@ RUN: dict[tuple[str, str], Callable[..., str | None]] = {
 
 def run(call: Call) -> str | None:
     """The output of *call*, or None when the click group must answer instead."""
-    import sqlite3
-
     from bpfman.errors import BpfError
     from bpfman.manager import readonly
 
@@ -229,7 +227,7 @@ def run(call: Call) -> str | None:
             return RUN[call.command](db, **call.params)
         finally:
             db.close()
-    except (sqlite3.Error, OSError, BpfError):
+    except (readonly.SQLiteError, OSError, BpfError):
         return None  # the click path reports it, with its exit code
 
 
@@ -240,9 +238,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         call = parse(args)
         text = run(call) if call is not None else None
         if text is not None:
-            sys.stdout.write(text + "\n")
-            return 0
+            status = write(text)
+            if argv is None:  # the process's own command line (bin/bpfman): it is done
+                leave(status)
+            return status
     from bpfman.cli.main import main as group
 
     group.main(args=args, prog_name="bpfman")  # exits (standalone mode)
     return 0
+
+
+def write(text: str) -> int:
+    """Print the answer *text*: the exit status (1, silently, when the reader has gone, as
+    click's path does for ``bpfman list programs | head -1``)."""
+    try:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (nothing is flushed to the pipe again)
+        return 1
+    return 0
+
+
+def leave(status: int) -> None:
+    """End the process at once with *status*, once the fast path has answered.
+
+    The store is closed and the answer flushed; what the interpreter's own exit
+    would still do is free every module and object one by one, which costs the
+    read commands ~2-3 ms, a fifth of the bare interpreter's start-up
+    (bench/README.md). Nothing is registered with ``atexit`` on this path.
+    """
+    sys.stderr.flush()
+    os._exit(status)

@@ -86,7 +86,7 @@ def kv_rows(mapping: dict[str, Any]) -> Rows:
 
 def kernel_type(kernel: dict[str, Any]) -> str:
     """Upstream's word for the kernel program type (``tc`` for tc and tcx, ``probe``...)."""
-    from bpfman.kinds import kernel_type_word
+    from bpfman.manager.readonly import kernel_type_word  # (a table: no enum import)
 
     return kernel_type_word(int(kernel["program_type"]))
 

@@ -3,7 +3,7 @@
 ``list programs``, ``get program`` and ``get link`` read here straight from
 SQLite rows, without the Manager (no writer lock, no config, no bpffs layout
 check) and without the modules a write needs: importing this pulls only
-``sqlite3``; ``ctypes`` (``_sys``) comes with the first kernel read. That is
+SQLite's C module; ``ctypes`` (``_sys``) comes with the first kernel read. That is
 what lets the CLI's fast path (``bpfman.cli.fast``) start within 2x of the bare
 interpreter (bench/README.md). The dicts are the same ``views``/``query``
 build from records for the daemon: ``program_message`` and the kernel reads
@@ -12,9 +12,13 @@ are shared, the rest is checked equal by tests/test_cli_startup.py.
 
 from __future__ import annotations
 
+# The C module the ``sqlite3`` package re-exports (``sqlite3.dbapi2``: ``from _sqlite3 import
+# *``; the same classes and exceptions): the package adds only the date/time adapters, whose
+# ``datetime`` import alone costs these commands ~2 ms, a seventh of the interpreter's own
+# start-up. Nothing read here is a date.
+import _sqlite3 as sqlite3
 import binascii
 import os
-import sqlite3
 import time
 
 from bpfman.manager.paths import Paths
@@ -27,8 +31,27 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import Any
 
+SQLiteError = sqlite3.Error  # (sqlite3.Error itself) what a read raises besides OSError
 SCHEMA_VERSION = 4  # len(store.MIGRATIONS): another version is the Store's to open
 PULL_POLICY_NUMBER = {"Always": 0, "IfNotPresent": 1, "Never": 2}
+
+
+# the kernel's program types (``enum bpf_prog_type``) by number as upstream words them
+# (``kinds.kernel_type_word``: ``probe`` for kprobe, ``tc`` for sched_cls, else the name in
+# lower case): a plain table, since ``kinds``' enums cost the fast path more than its own
+# imports (tests/test_cli_startup.py checks it against ``kinds.ProgramType``)
+KERNEL_TYPE_WORDS = (
+    "unspec", "socket_filter", "probe", "tc", "sched_act", "tracepoint", "xdp", "perf_event",
+    "cgroup_skb", "cgroup_sock", "lwt_in", "lwt_out", "lwt_xmit", "sock_ops", "sk_skb",
+    "cgroup_device", "sk_msg", "raw_tracepoint", "cgroup_sock_addr", "lwt_seg6local",
+    "lirc_mode2", "sk_reuseport", "flow_dissector", "cgroup_sysctl", "raw_tracepoint_writable",
+    "cgroup_sockopt", "tracing", "struct_ops", "ext", "lsm", "sk_lookup", "syscall", "netfilter",
+)  # fmt: skip
+
+
+def kernel_type_word(value: int) -> str:
+    """Upstream's word for kernel program type *value* (the number if it has none)."""
+    return KERNEL_TYPE_WORDS[value] if 0 <= value < len(KERNEL_TYPE_WORDS) else str(value)
 
 
 def public(result: dict[str, Any]) -> dict[str, Any]:
