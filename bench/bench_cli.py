@@ -9,12 +9,14 @@
    tracepoint link (what `detach` waits for; bench_grpc.kernel_detach).
 2. CLI start-up: `list programs`, `get program`, `get link`, `list links`
    with nothing and with a few programs loaded, each run alternately with
-   `python -c pass` from the same venv (the floor; target <= 2x).
+   `python -c pass` from the same venv (the floor; target <= 2x): medians of
+   the wall time and of the CPU time (user + system, from the child's rusage:
+   steadier than the wall time on a shared machine).
 3. `bpfman list programs` with 1000 programs loaded (target <= 200 ms).
 4. `bpfman attach` time with 0 vs 1000 unrelated programs loaded (should not grow).
 
-`--startup` runs 1 and 2 only. Prints a Markdown table of medians and ratios
-(bench/README.md keeps the results).
+`--startup` runs 2 and the lifecycle against its floor only (no bpftool). Prints a
+Markdown table of medians and ratios (bench/README.md keeps the results).
 """
 
 from __future__ import annotations
@@ -48,17 +50,39 @@ def timed(fn: object, runs: int = RUNS) -> float:
     return statistics.median(samples)
 
 
-def bpfman_cycle(rt: str) -> None:
+def spawn(argv: list[str]) -> tuple[float, float]:
+    """Run *argv* (stdout discarded, must succeed): (wall, CPU) seconds, CPU from its rusage."""
+    t = time.perf_counter()
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode != 0:
+        raise subprocess.CalledProcessError(p.returncode, argv)
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+def bpfman_cycle(rt: str, steps: dict[str, list[float]] | None = None) -> None:
+    """load + attach + detach + unload through the CLI (*steps*: each command's wall time)."""
+    t0 = time.perf_counter()
     prog = json.loads(
         run(BPFMAN, "--runtime-dir", rt, "load", "file", "-p", OBJ,
             "--programs", "tracepoint:count_kill", "-o", "json")
     )[0]["kernel_info"]["id"]  # fmt: skip
+    t1 = time.perf_counter()
     link = json.loads(
         run(BPFMAN, "--runtime-dir", rt, "attach", str(prog), "tracepoint",
             "-t", "syscalls/sys_enter_kill", "-o", "json")
     )["link_id"]  # fmt: skip
+    t2 = time.perf_counter()
     run(BPFMAN, "--runtime-dir", rt, "detach", str(link))
+    t3 = time.perf_counter()
     run(BPFMAN, "--runtime-dir", rt, "unload", str(prog))
+    t4 = time.perf_counter()
+    if steps is not None:
+        for name, a, b in (("load", t0, t1), ("attach", t1, t2), ("detach", t2, t3),
+                           ("unload", t3, t4)):  # fmt: skip
+            steps.setdefault(name, []).append(b - a)
 
 
 def bpftool_cycle() -> None:
@@ -114,6 +138,7 @@ def print_table(rows: list[tuple[str, str, str]]) -> None:
 
 
 STARTUP_RUNS = 30
+FLOOR = [sys.executable, "-c", "pass"]
 
 
 def startup_rows(rt: str, state: str) -> list[tuple[str, str, str]]:
@@ -126,29 +151,62 @@ def startup_rows(rt: str, state: str) -> list[tuple[str, str, str]]:
         commands.insert(1, ["get", "program", str(progs[0]["kernel_info"]["id"])])
     if links:
         commands.insert(2, ["get", "link", str(links[0])])
-    floor: list[float] = []
-    ours: dict[str, list[float]] = {" ".join(c): [] for c in commands}
+    floor: list[tuple[float, float]] = []
+    ours: dict[str, list[tuple[float, float]]] = {" ".join(c): [] for c in commands}
     for _ in range(STARTUP_RUNS):
         for cmd in [None, *commands]:
-            argv = (
-                [sys.executable, "-c", "pass"]
-                if cmd is None
-                else [BPFMAN, "--runtime-dir", rt, *cmd]
-            )
-            t = time.perf_counter()
-            run(*argv)
-            (floor if cmd is None else ours[" ".join(cmd)]).append(time.perf_counter() - t)
-    base = statistics.median(floor)
-    rows = [(f"CLI start-up floor: `python -c pass` ({state})", f"{base * 1000:.1f} ms", "")]
+            argv = FLOOR if cmd is None else [BPFMAN, "--runtime-dir", rt, *cmd]
+            (floor if cmd is None else ours[" ".join(cmd)]).append(spawn(argv))
+    wall = statistics.median(w for w, _ in floor)
+    cpu = statistics.median(c for _, c in floor)
+    rows = [(f"CLI start-up floor: `python -c pass` ({state})",
+             f"{wall * 1000:.1f} ms (CPU {cpu * 1000:.1f} ms)", "")]  # fmt: skip
     for name, samples in ours.items():
-        m = statistics.median(samples)
-        ratio = f"{m / base:.2f}x the floor (target <= 2x)"
-        rows.append((f"  bpfman {name} ({state})", f"{m * 1000:.1f} ms", ratio))
+        w = statistics.median(s for s, _ in samples)
+        c = statistics.median(s for _, s in samples)
+        rows.append((f"  bpfman {name} ({state})", f"{w * 1000:.1f} ms (CPU {c * 1000:.1f} ms)",
+                     f"{w / wall:.2f}x the floor (CPU {c / cpu:.2f}x; target <= 2x)"))  # fmt: skip
+    return rows
+
+
+LIFECYCLE_RUNS = 10
+
+
+def lifecycle_rows(rt: str, with_bpftool: bool) -> list[tuple[str, str, str]]:
+    """The CLI lifecycle, alternately with its floor: four bare interpreters (+ the kernel's
+    tracepoint detach, measured apart) and, *with_bpftool*, bpftool's."""
+    ours: list[float] = []
+    bare: list[float] = []
+    theirs: list[float] = []
+    steps: dict[str, list[float]] = {}
+    for _ in range(LIFECYCLE_RUNS):
+        t = time.perf_counter()
+        bpfman_cycle(rt, steps)
+        ours.append(time.perf_counter() - t)
+        bare.append(sum(spawn(FLOOR)[0] for _ in range(4)))
+        if with_bpftool:
+            t = time.perf_counter()
+            bpftool_cycle()
+            theirs.append(time.perf_counter() - t)
+    from bench_grpc import kernel_detach
+
+    release = kernel_detach()
+    median, four = statistics.median(ours), statistics.median(bare)
+    floor = four + release
+    each = ", ".join(f"{k} {statistics.median(v) * 1000:.0f}" for k, v in steps.items())
+    rows = [("lifecycle: load+attach+detach+unload", f"{median * 1000:.0f} ms ({each} ms)",
+             f"bpftool 7.5 {statistics.median(theirs) * 1000:.0f} ms: "
+             f"{median / statistics.median(theirs):.1f}x" if theirs else "")]  # fmt: skip
+    parts = f"({four * 1000:.0f} + {release * 1000:.0f})"
+    what = "  floor: 4 bare interpreters + the kernel's tracepoint detach"
+    rows.append((what, f"{floor * 1000:.0f} ms {parts}", f"{median / floor:.2f}x the floor"))
     return rows
 
 
 def main() -> int:
-    ensure_bpftool()
+    startup_only = "--startup" in sys.argv
+    if not startup_only:
+        ensure_bpftool()
     # byte-code on disk, as `make bpf` leaves it (PYTHONDONTWRITEBYTECODE: a stale .pyc would
     # be compiled again by every process)
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "src")], check=True)
@@ -164,19 +222,8 @@ def main() -> int:
         rows += startup_rows(rt, "3 programs, 2 links")
         cleanup(rt)
         run(BPFMAN, "--runtime-dir", rt, "list", "programs")
-        ours = timed(lambda: bpfman_cycle(rt))
-        theirs = timed(bpftool_cycle)
-        python_floor = timed(lambda: run(sys.executable, "-c", "pass"))
-        from bench_grpc import kernel_detach
-
-        release = kernel_detach()
-        floor = 4 * python_floor + release
-        rows.append(("lifecycle: load+attach+detach+unload", f"{ours * 1000:.0f} ms",
-                     f"bpftool 7.5 {theirs * 1000:.0f} ms: {ours / theirs:.1f}x"))  # fmt: skip
-        parts = f"({4 * python_floor * 1000:.0f} + {release * 1000:.0f})"
-        what = "  floor: 4 bare interpreters + the kernel's tracepoint detach"
-        rows.append((what, f"{floor * 1000:.0f} ms {parts}", f"{ours / floor:.2f}x the floor"))
-        if "--startup" in sys.argv:
+        rows += lifecycle_rows(rt, with_bpftool=not startup_only)
+        if startup_only:
             return 0
         prog = load_many(rt, 1)[0]
         empty = attach_detach_time(rt, prog)
