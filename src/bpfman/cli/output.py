@@ -215,10 +215,9 @@ def get_link_text(link: dict[str, Any], kind: int) -> str:
     for key in row.shown:
         value = body.get(key)
         if key == "proceed_on" and value is not None:  # xdp, tc: the words of their verdicts
-            from bpfman.manager import parse
-            from bpfman.manager.models import BpfmanType
+            from bpfman.manager.readonly import proceed_on_words
 
-            value = ", ".join(parse.proceed_on_names(BpfmanType(kind), list(value)))
+            value = ", ".join(proceed_on_words(kind, value))
         if key == "fn_name" and row.attach_type:  # fentry/fexit: the function the load named
             value = link.get("_attach_fn")
         pairs.append((LINK_LABELS[key], value))
