@@ -501,9 +501,9 @@ def test_fast_path_proceed_on_words_are_parses() -> None:
         ), kind
 
 
-def test_fast_path_reader_gone_is_quiet(cli) -> None:
+def test_fast_path_output_unwritable(cli) -> None:
     """``bpfman list programs | head -1`` with the reader gone before the answer: status 1 and
-    nothing on stderr (no traceback), by the fast path as by click's."""
+    nothing on stderr (no traceback), by the fast path as by click's; a full disk: one line."""
     cli("list", "programs")
 
     def closed_pipe(*argv: str) -> subprocess.CompletedProcess[str]:
@@ -523,6 +523,12 @@ def test_fast_path_reader_gone_is_quiet(cli) -> None:
     ):
         p = closed_pipe(*path)
         assert (p.returncode, p.stderr) == (1, ""), path
+    with open("/dev/full", "w") as full:  # a write that fails otherwise: one line, status 1
+        p = subprocess.run([BPFMAN, "--runtime-dir", cli.runtime, "list", "programs"],
+                           stdout=full, stderr=subprocess.PIPE, text=True, env=cli.env,
+                           timeout=60)  # fmt: skip
+    assert p.returncode == 1
+    assert p.stderr == "Error: cannot write the output: No space left on device\n"
 
 
 def test_fast_path_leaves_errors_to_click(cli, bpf_obj, tmp_path) -> None:

@@ -249,13 +249,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def write(text: str) -> int:
-    """Print the answer *text*: the exit status (1, silently, when the reader has gone, as
-    click's path does for ``bpfman list programs | head -1``)."""
+    """Print the answer *text*: the exit status. 1 when it cannot be written: silently when
+    the reader has gone (as click's path does for ``bpfman list programs | head -1``), else
+    with a one-line error (``> /dev/full``)."""
     try:
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
-    except BrokenPipeError:
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (nothing is flushed to the pipe again)
+    except OSError as e:
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (nothing is flushed to it again)
+        if not isinstance(e, BrokenPipeError):
+            sys.stderr.write(f"Error: cannot write the output: {os.strerror(e.errno or 0)}\n")
         return 1
     return 0
 
