@@ -19,7 +19,7 @@ from bpfman import netns
 from bpfman.attach import xdp as xdp_attach
 from bpfman.manager import reconcile
 from bpfman.manager.core import AttachSpec, LoadSpec, Manager, parse_requests
-from bpfman.manager.models import BpfmanType
+from bpfman.manager.models import BpfmanType, NetAttach
 from support.net import (
     TC_DROP,
     TC_EGRESS,
@@ -68,7 +68,13 @@ def counter(cli, owner: int, slot: int) -> int:
 
 
 def positions(mgr: Manager, *link_ids: int) -> list[int]:
-    return [int(mgr.link_record(lid).params["position"]) for lid in link_ids]
+    return [int(net_of(mgr, lid).position or 0) for lid in link_ids]
+
+
+def net_of(mgr: Manager, link_id: int) -> NetAttach:
+    net = mgr.link_record(link_id).net
+    assert net is not None
+    return net
 
 
 def test_xdp_chain_and_unloading_the_first_keeps_the_rest(cli, mgr, bpf_obj, veth) -> None:
@@ -79,7 +85,7 @@ def test_xdp_chain_and_unloading_the_first_keeps_the_rest(cli, mgr, bpf_obj, vet
     l1 = attach(cli, first, "xdp", veth.host, 10)
     l2 = attach(cli, second, "xdp", veth.host, 20, "--proceed-on", "drop")
     assert positions(mgr, l1, l2, l3) == [0, 1, 2]
-    assert mgr.link_record(l2).params["proceed_on"] == [1]
+    assert net_of(mgr, l2).proceed_on == (1,)
     # first passes on; second passes and stops there (it proceeds on drop only)
     assert veth.send(5, to="host") == 5
     assert counter(cli, first, XDP_PASS) == 5
@@ -242,7 +248,9 @@ def test_tc_dispatcher_filter_removed_behind_our_back(cli, mgr, bpf_obj, veth) -
     ing, egr = load(mgr, bpf_obj, "tc:tc_ingress tc:tc_egress")
     li = attach_here(mgr, ing, BpfmanType.TC, veth.host, 20, direction="ingress")
     attach_here(mgr, egr, BpfmanType.TC, veth.host, 30, direction="ingress")
-    handle = int(mgr.link_record(li).params["dispatcher_handle"])
+    disp = net_of(mgr, li).dispatcher
+    assert disp is not None
+    handle = disp.tc_handle
     with IPRoute() as ipr:  # what `tc filter del dev X ingress prio 50 handle H bpf` does
         ipr.tc("del-filter", "bpf", veth.host_index, handle, parent=0xFFFFFFF2, prio=50)
     assert veth.send(2, to="host") == 2

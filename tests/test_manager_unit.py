@@ -11,7 +11,22 @@ import pytest
 
 from bpfman.errors import InputError
 from bpfman.manager import parse, placement, store
-from bpfman.manager.models import BpfmanType, ProgramRecord, ProgramRequest
+from bpfman.manager.models import (
+    Attach,
+    BpfmanType,
+    DispatcherRecord,
+    FentryAttach,
+    KprobeAttach,
+    NetAttach,
+    NetHook,
+    ProgramRecord,
+    ProgramRequest,
+    TcFilterRecord,
+    TracepointAttach,
+    UprobeAttach,
+    attach_of,
+    attach_params,
+)
 from bpfman.manager.reconcile import FilterKey, State, find_problems
 
 pytestmark = pytest.mark.pure  # no kernel, no root
@@ -222,3 +237,83 @@ def test_store_on_a_filesystem_without_shared_memory(tmp_path: Path) -> None:
         assert sorted(os.listdir(os.path.dirname(path)))[0] == "bpfman.db"  # no probe left
     finally:
         shutil.rmtree(where)
+
+
+# link params as the code of 34a0bcc stored them (its attacher.py / dispatchers.py), per kind
+STORED_PARAMS: list[tuple[BpfmanType, dict[str, object], Attach]] = [
+    (
+        BpfmanType.TRACEPOINT,
+        {"tracepoint": "syscalls/sys_enter_kill"},
+        TracepointAttach("syscalls/sys_enter_kill"),
+    ),
+    (
+        BpfmanType.KPROBE,
+        {"fn_name": "do_unlinkat", "offset": 0, "container_pid": None},
+        KprobeAttach("do_unlinkat"),
+    ),
+    (
+        BpfmanType.UPROBE,
+        {"target": "libc", "fn_name": "malloc", "offset": 0, "pid": 42, "container_pid": None},
+        UprobeAttach("libc", "malloc", 0, 42),
+    ),
+    (BpfmanType.FENTRY, {"fn_name": "do_unlinkat"}, FentryAttach("do_unlinkat")),
+    (
+        BpfmanType.XDP,  # attached directly
+        {"iface": "eth0", "priority": 5, "netns": None, "proceed_on": [2], "netns_ino": 7,
+         "position": 0},
+        NetAttach(NetHook("eth0", None, 7), 5, (2,), 0),
+    ),
+    (
+        BpfmanType.TC,  # attached directly: its filter
+        {"iface": "eth0", "priority": 5, "netns": "/run/netns/x", "direction": "ingress",
+         "proceed_on": [3], "netns_ino": 7, "ifindex": 2, "tc_priority": 49152,
+         "tc_handle": 1, "tc_qdisc_created": True, "position": 0},
+        NetAttach(NetHook("eth0", "/run/netns/x", 7, "ingress", 2), 5, (3,), 0,
+                  filter=TcFilterRecord(49152, 1, True)),
+    ),
+    (
+        BpfmanType.TCX,
+        {"iface": "eth0", "priority": 5, "netns": None, "direction": "egress", "netns_ino": 7,
+         "position": 1},
+        NetAttach(NetHook("eth0", None, 7, "egress"), 5, None, 1),
+    ),
+    (
+        BpfmanType.XDP,  # a dispatcher's member
+        {"iface": "eth0", "priority": 5, "netns": None, "proceed_on": [2], "netns_ino": 7,
+         "ifindex": 2, "position": 1, "dispatcher_id": 99, "xdp_mode": "skb"},
+        NetAttach(NetHook("eth0", None, 7, None, 2), 5, (2,), 1,
+                  dispatcher=DispatcherRecord(99, xdp_mode="skb")),
+    ),
+    (
+        BpfmanType.TC,  # a dispatcher's member
+        {"iface": "eth0", "priority": 5, "netns": None, "direction": "ingress",
+         "proceed_on": [3], "netns_ino": 7, "ifindex": 2, "position": 0, "dispatcher_id": 99,
+         "dispatcher_handle": 4, "tc_qdisc_created": True},
+        NetAttach(NetHook("eth0", None, 7, "ingress", 2), 5, (3,), 0,
+                  dispatcher=DispatcherRecord(99, tc_handle=4, qdisc_created=True)),
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("kind", "params", "attach"), STORED_PARAMS)
+def test_link_params_read_as_typed_records(
+    kind: BpfmanType, params: dict[str, object], attach: Attach
+) -> None:
+    """Each attach kind's stored parameters read back as its record, and written again as
+    the same API fields (what `get link` and the read-only path show)."""
+    assert attach_of(kind, params) == attach
+    assert attach_of(kind, attach_params(attach)) == attach
+    shown = {k: v for k, v in params.items() if v is not None}
+    member = isinstance(attach, NetAttach) and attach.dispatcher is not None
+    if not member:
+        assert attach_params(attach) == shown
+    else:  # (a member's dispatcher fields: all of its record, whatever the hook's kind)
+        assert shown.items() <= attach_params(attach).items()
+
+
+def test_qdisc_ownership_is_handed_on() -> None:
+    hook = NetHook("eth0", None, 7, "ingress", 2)
+    direct = NetAttach(hook, 5, (3,), 0, filter=TcFilterRecord(49152, 1, False))
+    member = NetAttach(hook, 5, (3,), 0, dispatcher=DispatcherRecord(99, tc_handle=4))
+    assert not direct.qdisc_created and not member.qdisc_created
+    assert direct.owning_qdisc().qdisc_created and member.owning_qdisc().qdisc_created

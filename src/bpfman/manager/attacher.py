@@ -12,14 +12,26 @@ from bpfman.manager.errors import InputError, PreconditionError
 from bpfman.manager.hooks import (
     AttachResult,
     Updates,
-    filter_from,
-    filter_params,
+    filter_of,
+    filter_record,
     in_netns,
     netns_gone,
     netns_ino,
     tc_siblings,
 )
-from bpfman.manager.models import BpfmanType, LinkRecord, ProgramRecord
+from bpfman.manager.models import NET_KINDS as NET_KINDS  # (attacher.NET_KINDS: callers')
+from bpfman.manager.models import (
+    Attach,
+    BpfmanType,
+    FentryAttach,
+    KprobeAttach,
+    LinkRecord,
+    NetAttach,
+    NetHook,
+    ProgramRecord,
+    TracepointAttach,
+    UprobeAttach,
+)
 from bpfman.manager.typetable import TYPES
 
 if TYPE_CHECKING:
@@ -28,9 +40,6 @@ if TYPE_CHECKING:
     from bpfman.manager.lock import WriterScope
     from bpfman.manager.undo import Undo
     from bpfman.program import Program
-
-# the types that attach to a network hook (xdp, tc, tcx)
-NET_KINDS = tuple(BpfmanType(n) for n, row in TYPES.items() if row.hook is not None)
 
 
 def attach(
@@ -47,10 +56,11 @@ def attach(
     if kind in NET_KINDS:
         return _attach_net(mgr, scope, rec, prog, p, link_id, undo)
     link: Link
+    attached: Attach
     if kind == BpfmanType.TRACEPOINT:
         group, name = parse.tracepoint(str(p.get("tracepoint", "")))
         link = prog.attach_tracepoint(group, name)
-        params: dict[str, Any] = {"tracepoint": f"{group}/{name}"}
+        attached = TracepointAttach(f"{group}/{name}")
     elif kind == BpfmanType.KPROBE:
         fn = p.get("fn_name")
         if not fn:
@@ -59,7 +69,7 @@ def attach(
         if rec.retprobe and offset:
             raise InputError("--offset is not allowed for a kretprobe")
         link = prog.attach_kprobe(fn, offset=offset, retprobe=rec.retprobe)
-        params = {"fn_name": fn, "offset": offset, "container_pid": p.get("container_pid")}
+        attached = KprobeAttach(fn, offset, _optional_int(p.get("container_pid")))
     elif kind == BpfmanType.UPROBE:
         target = p.get("target")
         if not target:
@@ -74,24 +84,26 @@ def attach(
             pid=int(pid) if pid else -1,
             retprobe=rec.retprobe,
         )
-        params = {
-            "target": target,
-            "fn_name": p.get("fn_name"),
-            "offset": int(p.get("offset") or 0),
-            "pid": pid,
-            "container_pid": cpid,
-        }
+        attached = UprobeAttach(
+            target,
+            p.get("fn_name"),
+            int(p.get("offset") or 0),
+            _optional_int(pid),
+            _optional_int(cpid),
+        )
     elif kind in (BpfmanType.FENTRY, BpfmanType.FEXIT):
         link = prog.attach_trace()
-        params = {"fn_name": rec.attach_fn}
+        attached = FentryAttach(rec.attach_fn)
     else:  # pragma: no cover - every BpfmanType is handled above
         raise InputError(f"cannot attach a {rec.type_word} program")
-    return _pin_link(mgr, link, link_id, params, undo)
+    return _pin_link(mgr, link, link_id, attached, undo)
 
 
-def _pin_link(
-    mgr: Manager, link: Link, link_id: int, params: dict[str, Any], undo: Undo
-) -> AttachResult:
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _pin_link(mgr: Manager, link: Link, link_id: int, attached: Attach, undo: Undo) -> AttachResult:
     from bpfman.manager import crash
 
     crash.point("attach:after-kernel")
@@ -100,7 +112,7 @@ def _pin_link(
         kernel_id = link.info().id
         link.pin(pin)
         undo.push(f"unpin {pin}", lambda: os.unlink(pin))
-    return AttachResult(kernel_id, pin, params)
+    return AttachResult(kernel_id, pin, attached)
 
 
 def _in_container(target: str, container_pid: Any) -> str:
@@ -131,31 +143,31 @@ def _attach_net(
         raise InputError(f"{rec.type_word} attach needs --iface")
     priority = parse.priority(int(p.get("priority") or 0))
     netns = p.get("netns") or None
-    params: dict[str, Any] = {"iface": iface, "priority": priority, "netns": netns}
-    hook_ns = netns_ino(netns)
     fields = TYPES[rec.kind].attach_fields
+    direction = None
     if "direction" in fields:  # tc, tcx
-        params["direction"] = parse.direction(str(p.get("direction") or ""))
+        direction = parse.direction(str(p.get("direction") or ""))
+    proceed_on = None
     if "proceed_on" in fields:  # xdp, tc
-        params["proceed_on"] = parse.proceed_on(
-            rec.kind, [str(x) for x in p.get("proceed_on") or []]
-        )
+        proceed_on = tuple(parse.proceed_on(rec.kind, [str(x) for x in p.get("proceed_on") or []]))
+    hook = NetHook(str(iface), netns, netns_ino(netns), direction)
     same_hook = [
         link
         for link in mgr.store.links()
         if link.kind == rec.kind
-        and link.params.get("iface") == iface
-        and link.params.get("direction") == params.get("direction")
-        and link.params.get("netns_ino") == hook_ns
+        and link.net is not None
+        and link.net.hook.iface == hook.iface
+        and link.net.hook.direction == hook.direction
+        and link.net.hook.netns_ino == hook.netns_ino
     ]
-    params["netns_ino"] = hook_ns
+    net = NetAttach(hook, priority, proceed_on)
     with in_netns(netns):
         if rec.kind == BpfmanType.TCX:
-            return _attach_tcx(mgr, prog, params, same_hook, link_id, undo)
+            return _attach_tcx(mgr, prog, net, same_hook, link_id, undo)
         from bpfman.manager import dispatchers
 
         if dispatchers.enabled():
-            return dispatchers.attach(mgr, scope, rec, params, link_id, undo)
+            return dispatchers.attach(mgr, scope, rec, net, link_id, undo)
         if same_hook:
             from bpfman import features
 
@@ -165,64 +177,63 @@ def _attach_net(
                 f" (program {same_hook[0].program_id}): {reason}"
             )
         if rec.kind == BpfmanType.XDP:
-            link = prog.attach_xdp(iface, mode=mgr.xdp_mode(iface))
-            params["position"] = 0
-            return _pin_link(mgr, link, link_id, params, undo)
-        return _attach_tc(prog, params, undo)
+            link = prog.attach_xdp(hook.iface, mode=mgr.xdp_mode(hook.iface))
+            return _pin_link(mgr, link, link_id, dataclasses.replace(net, position=0), undo)
+        return _attach_tc(prog, net, undo)
 
 
 def _attach_tcx(
     mgr: Manager,
     prog: Program,
-    params: dict[str, Any],
+    net: NetAttach,
     same_hook: list[LinkRecord],
     link_id: int,
     undo: Undo,
 ) -> AttachResult:
     from bpfman.link import Link
 
-    existing = [(link.id, int(link.params.get("priority", 0))) for link in same_hook]
+    existing = [(link.id, link.net.priority) for link in same_hook if link.net is not None]
     existing = [(i, pr) for i in placement.order(existing) for j, pr in existing if j == i]
-    where, relative = placement.tcx_insert(existing, int(params["priority"]))
+    where, relative = placement.tcx_insert(existing, net.priority)
     anchor = None
     if relative is not None:
         rel = mgr.link_record(relative)
         anchor = Link.from_pin(rel.pin_path or "")
+    iface, direction = net.hook.iface, str(net.hook.direction)
     try:
         if where == "before":
-            link = prog.attach_tcx(params["iface"], params["direction"], before=anchor)
+            link = prog.attach_tcx(iface, direction, before=anchor)
         elif where == "after":
-            link = prog.attach_tcx(params["iface"], params["direction"], after=anchor)
+            link = prog.attach_tcx(iface, direction, after=anchor)
         else:
-            link = prog.attach_tcx(params["iface"], params["direction"])
+            link = prog.attach_tcx(iface, direction)
     finally:
         if anchor is not None:
             anchor.close()
-    return _pin_link(mgr, link, link_id, params, undo)
+    return _pin_link(mgr, link, link_id, net, undo)
 
 
-def _attach_tc(prog: Program, params: dict[str, Any], undo: Undo) -> AttachResult:
+def _attach_tc(prog: Program, net: NetAttach, undo: Undo) -> AttachResult:
     from bpfman.attach import tc
 
-    link = prog.attach_tc(params["iface"], params["direction"])
+    link = prog.attach_tc(net.hook.iface, str(net.hook.direction))
     filt = tc.filter_of(link)
-    params.update(filter_params(filt))
-    params["position"] = 0
+    hook = dataclasses.replace(net.hook, ifindex=filt.ifindex)
+    attached = dataclasses.replace(net, hook=hook, position=0, filter=filter_record(filt))
     link.disown()  # the filter stays after this process; the DB remembers it
     from bpfman.manager import crash
 
     crash.point("attach:after-kernel")
     undo.push("remove tc filter", lambda: tc.remove(filt))
-    return AttachResult(None, None, params)
+    return AttachResult(None, None, attached)
 
 
 def detach(mgr: Manager, scope: WriterScope, link: LinkRecord) -> Updates:
     """Detach *link* in the kernel; returns the other links that changed (as ``updates``)."""
-    if "dispatcher_id" in link.params:  # only then is it worth importing the dispatchers
+    if link.net is not None and link.net.dispatcher is not None:
         from bpfman.manager import dispatchers
 
-        if dispatchers.is_member(link):
-            return dispatchers.detach(mgr, scope, link)
+        return dispatchers.detach(mgr, scope, link)
     _detach_direct(mgr, link)
     return {}
 
@@ -235,14 +246,14 @@ def _detach_direct(mgr: Manager, link: LinkRecord) -> None:
     """
     from bpfman.link import Link
 
-    if link.kind == BpfmanType.TC:
+    if link.kind == BpfmanType.TC and link.net is not None and link.net.filter is not None:
         from bpfman.attach import tc
 
-        if netns_gone(link.params.get("netns")):
+        if netns_gone(link.net.hook.netns):
             return  # the filter went with its namespace
-        filt = filter_from(link.params)
+        filt = filter_of(link.net)
         last = filt.qdisc_created and not tc_siblings(mgr, link)
-        with in_netns(link.params.get("netns")):
+        with in_netns(link.net.hook.netns):
             tc.remove(dataclasses.replace(filt, qdisc_created=last))
         return
     if not link.pin_path or not os.path.exists(link.pin_path):

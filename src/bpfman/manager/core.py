@@ -13,7 +13,7 @@ import functools
 import logging
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bpfman.errors import BpfError
@@ -23,8 +23,11 @@ from bpfman.manager.errors import InputError, NotFoundError, PreconditionError
 from bpfman.manager.lock import WriterLock, WriterScope
 from bpfman.manager.models import (
     APPLICATION_KEY,
+    NET_KINDS,
     BpfmanType,
     LinkRecord,
+    NetAttach,
+    NetHook,
     ProgramRecord,
     ProgramRequest,
 )
@@ -229,7 +232,7 @@ class Manager:
             prog = self.open_program(rec)
             with prog, Undo() as undo:
                 link_id = self.store.next_link_id()
-                netns = req.params.get("netns") if req.kind in attacher.NET_KINDS else None
+                netns = req.params.get("netns") if req.kind in NET_KINDS else None
                 if netns:  # doctor must find this namespace's filters after a crash
                     intent.record(self.paths, link_id, str(netns))
                     undo.push(
@@ -243,16 +246,16 @@ class Manager:
                         rec.kind,
                         result.kernel_link_id,
                         result.pin_path,
-                        result.params,
+                        result.attach,
                         req.metadata,
                         link_id=link_id,
                     )
                     self.store.update_links(result.updates)
-                    if rec.kind == BpfmanType.TCX:
-                        self._store_positions(scope, result.params)
+                    if isinstance(result.attach, NetAttach) and rec.kind == BpfmanType.TCX:
+                        self._store_positions(scope, result.attach.hook)
                 undo.commit()
                 intent.clear(self.paths, link_id)
-            log.info("attached program %d as link %d (%s)", prog_id, link_id, result.params)
+            log.info("attached program %d as link %d (%s)", prog_id, link_id, result.attach)
             return self.link_record(link_id)
 
     # ------------------------------------------------------------------ detach / unload
@@ -270,18 +273,17 @@ class Manager:
         with self.store.transaction():
             self.store.delete_link(link.id)
             self.store.update_links(updates)
-            if link.kind == BpfmanType.TCX:
-                self._store_positions(scope, link.params)
+            if link.kind == BpfmanType.TCX and link.net is not None:
+                self._store_positions(scope, link.net.hook)
             hooks.hand_on_qdisc(self, scope, link)
 
-    def _store_positions(self, scope: WriterScope, hook: dict[str, Any]) -> None:
+    def _store_positions(self, scope: WriterScope, hook: NetHook) -> None:
         """Record the kernel order of the tcx links on *hook* (inside a transaction)."""
         for link_id, position in hooks.tcx_positions(self, hook).items():
             link = self.store.link(link_id)
-            if link is not None and link.params.get("position") != position:
-                self.store.update_link(
-                    link_id, link.kernel_link_id, {**link.params, "position": position}
-                )
+            if link is not None and link.net is not None and link.net.position != position:
+                moved = replace(link.net, position=position)
+                self.store.update_link(link_id, link.kernel_link_id, moved)
 
     def unload(self, prog_id: int) -> None:
         with self.writing() as scope:

@@ -3,12 +3,13 @@
 Used where the kernel loads extension programs (``enabled()``); elsewhere
 xdp and tc attach one program per hook directly (``attacher``).
 
-A member link's params keep what the next revision needs: its priority,
-proceed_on and position, and the hook's running revision (``dispatcher_id``;
-xdp: ``xdp_mode``; tc: ``dispatcher_handle`` of the filter at priority 50 and
-``tc_qdisc_created``). Its ``kernel_link_id`` is its freplace link, which
-changes with every revision; it has no pin of its own (the revision's
-directory holds them, see ``bpfman.dispatch.revision``).
+A member link's ``NetAttach`` keeps what the next revision needs: its
+priority, proceed_on and position, and the hook's running revision (its
+``DispatcherRecord``: the dispatcher id; xdp: the mode; tc: the handle of the
+filter at priority 50 and whether bpfman created the qdisc). Its
+``kernel_link_id`` is its freplace link, which changes with every revision;
+it has no pin of its own (the revision's directory holds them, see
+``bpfman.dispatch.revision``).
 
 The program a user loads stays loaded as xdp / sched_cls (listed, pinned,
 reported as such); the dispatcher runs an extension copy of it, loaded from
@@ -18,15 +19,23 @@ link and reattached to every later revision.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bpfman.dispatch import MAX_PROGRAMS, Hook, Member, Slot, State, revision
 from bpfman.manager import crash
 from bpfman.manager.errors import PreconditionError
 from bpfman.manager.hooks import AttachResult, Updates, in_netns, tc_siblings
-from bpfman.manager.models import BpfmanType, LinkRecord, ProgramRecord
+from bpfman.manager.models import (
+    BpfmanType,
+    DispatcherRecord,
+    LinkRecord,
+    NetAttach,
+    NetHook,
+    ProgramRecord,
+)
 from bpfman.manager.typetable import TYPES
 
 if TYPE_CHECKING:
@@ -42,49 +51,60 @@ def enabled() -> bool:
 
 
 def is_member(link: LinkRecord) -> bool:
-    return TYPES[link.kind].dispatcher is not None and "dispatcher_id" in link.params
+    return (
+        TYPES[link.kind].dispatcher is not None
+        and link.net is not None
+        and link.net.dispatcher is not None
+    )
 
 
-def hook_of(mgr: Manager, kind: BpfmanType, params: dict[str, Any]) -> Hook:
+def hook_of(mgr: Manager, kind: BpfmanType, hook: NetHook) -> Hook:
     dispatcher = TYPES[kind].dispatcher
     assert dispatcher is not None, kind
     return Hook(
         dispatcher,
-        int(params["ifindex"]),
+        int(hook.ifindex or 0),
         mgr.paths.fs,
-        netns_ino=int(params.get("netns_ino") or 0),
-        direction=str(params.get("direction") or ""),
+        netns_ino=hook.netns_ino,
+        direction=hook.direction or "",
     )
 
 
-def members_of(
-    mgr: Manager, kind: BpfmanType, params: dict[str, Any], exclude: int = 0
-) -> list[LinkRecord]:
-    """The member links of the hook *params* names (but *exclude*)."""
+def members_of(mgr: Manager, kind: BpfmanType, hook: NetHook, exclude: int = 0) -> list[LinkRecord]:
+    """The member links of *hook* (but *exclude*)."""
     return [
         link
         for link in mgr.store.links()
         if link.kind == kind
         and is_member(link)
         and link.id != exclude
-        and link.params.get("ifindex") == params.get("ifindex")
-        and link.params.get("netns_ino") == params.get("netns_ino")
-        and link.params.get("direction") == params.get("direction")
+        and link.net is not None
+        and link.net.hook.ifindex == hook.ifindex
+        and link.net.hook.netns_ino == hook.netns_ino
+        and link.net.hook.direction == hook.direction
     ]
+
+
+def _net(link: LinkRecord) -> NetAttach:
+    """A member link's record (members are net links)."""
+    if link.net is None:
+        raise TypeError(f"link {link.id} is not attached to a network hook")
+    return link.net
 
 
 def current_state(links: list[LinkRecord]) -> State | None:
     """The running revision, as the member links recorded it."""
     if not links:
         return None
-    p = links[0].params
+    nets = [_net(link) for link in links]
+    disp = nets[0].dispatcher or DispatcherRecord(0)
     return State(
-        dispatcher_id=int(p["dispatcher_id"]),
-        positions={link.id: int(link.params.get("position") or 0) for link in links},
+        dispatcher_id=disp.dispatcher_id,
+        positions={link.id: int(net.position or 0) for link, net in zip(links, nets, strict=True)},
         link_ids={link.id: link.kernel_link_id for link in links if link.kernel_link_id},
-        tc_handle=int(p.get("dispatcher_handle") or 0),
-        qdisc_created=any(bool(link.params.get("tc_qdisc_created")) for link in links),
-        mode=str(p.get("xdp_mode") or ""),
+        tc_handle=disp.tc_handle,
+        qdisc_created=any(net.qdisc_created for net in nets),
+        mode=disp.xdp_mode,
     )
 
 
@@ -113,15 +133,9 @@ def _loader(mgr: Manager, rec: ProgramRecord, disp: Program, stub: str) -> Progr
         )
 
 
-def _member(mgr: Manager, rec: ProgramRecord, link_id: int, params: dict[str, Any]) -> Member:
-    position = params.get("position") if "dispatcher_id" in params else None
-    slot = Slot(
-        link_id,
-        int(params["priority"]),
-        rec.name,
-        tuple(int(v) for v in params.get("proceed_on") or ()),
-        None if position is None else int(position),
-    )
+def _member(mgr: Manager, rec: ProgramRecord, link_id: int, net: NetAttach) -> Member:
+    position = net.position if net.dispatcher is not None else None
+    slot = Slot(link_id, net.priority, rec.name, net.proceed_on or (), position)
     return Member(slot, functools.partial(_loader, mgr, rec))
 
 
@@ -129,28 +143,26 @@ def _members(mgr: Manager, links: list[LinkRecord]) -> list[Member]:
     out = []
     for link in links:
         rec = mgr.program_record(link.program_id)
-        out.append(_member(mgr, rec, link.id, link.params))
+        out.append(_member(mgr, rec, link.id, _net(link)))
     return out
 
 
-def _hook_params(kind: BpfmanType, state: State, link_id: int) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "position": state.positions[link_id],
-        "dispatcher_id": state.dispatcher_id,
-    }
+def _in_revision(kind: BpfmanType, state: State, link_id: int, net: NetAttach) -> NetAttach:
+    """*net* as a member of the revision *state* (its slot, the hook's dispatcher)."""
     if kind == BpfmanType.XDP:
-        out["xdp_mode"] = state.mode
+        disp = DispatcherRecord(state.dispatcher_id, xdp_mode=state.mode)
     else:
-        out["dispatcher_handle"] = state.tc_handle
-        out["tc_qdisc_created"] = state.qdisc_created
-    return out
+        disp = DispatcherRecord(
+            state.dispatcher_id, tc_handle=state.tc_handle, qdisc_created=state.qdisc_created
+        )
+    return dataclasses.replace(net, position=state.positions[link_id], dispatcher=disp)
 
 
 def _updates(kind: BpfmanType, state: State | None, links: list[LinkRecord]) -> Updates:
     if state is None:
         return {}
     return {
-        link.id: (state.link_ids[link.id], {**link.params, **_hook_params(kind, state, link.id)})
+        link.id: (state.link_ids[link.id], _in_revision(kind, state, link.id, _net(link)))
         for link in links
     }
 
@@ -159,33 +171,34 @@ def attach(
     mgr: Manager,
     scope: WriterScope,
     rec: ProgramRecord,
-    params: dict[str, Any],
+    net: NetAttach,
     link_id: int,
     undo: Undo,
 ) -> AttachResult:
     """Add link *link_id* of *rec* to its hook's dispatcher (inside the hook's netns)."""
     from bpfman import netns
 
-    params["ifindex"] = netns.ifindex(str(params["iface"]))
-    links = members_of(mgr, rec.kind, params)
+    iface = net.hook.iface
+    net = dataclasses.replace(net, hook=dataclasses.replace(net.hook, ifindex=netns.ifindex(iface)))
+    links = members_of(mgr, rec.kind, net.hook)
     if len(links) >= MAX_PROGRAMS:
         raise PreconditionError(
-            f"the {rec.type_word} hook of {params['iface']} already runs {len(links)} programs "
+            f"the {rec.type_word} hook of {iface} already runs {len(links)} programs "
             f"(links {', '.join(str(link.id) for link in links)}): "
             f"a dispatcher runs at most {MAX_PROGRAMS}"
         )
-    hook = hook_of(mgr, rec.kind, params)
+    hook = hook_of(mgr, rec.kind, net.hook)
     current = current_state(links)
-    members = [*_members(mgr, links), _member(mgr, rec, link_id, params)]
-    state = revision.apply(hook, members, current, xdp_mode=mgr.xdp_mode(str(params["iface"])))
+    members = [*_members(mgr, links), _member(mgr, rec, link_id, net)]
+    state = revision.apply(hook, members, current, xdp_mode=mgr.xdp_mode(iface))
     assert state is not None
     crash.point("attach:after-kernel")
     undo.push(
         "restore the hook's previous dispatcher",
-        functools.partial(_restore, mgr, scope, rec.kind, hook, links, state, params.get("netns")),
+        functools.partial(_restore, mgr, scope, rec.kind, hook, links, state, net.hook.netns),
     )
-    params.update(_hook_params(rec.kind, state, link_id))
-    return AttachResult(state.link_ids[link_id], None, params, _updates(rec.kind, state, links))
+    attached = _in_revision(rec.kind, state, link_id, net)
+    return AttachResult(state.link_ids[link_id], None, attached, _updates(rec.kind, state, links))
 
 
 def _restore(
@@ -205,7 +218,7 @@ def _restore(
             link.kind,
             state.link_ids.get(link.id),
             None,
-            {**link.params, "position": state.positions[link.id]},
+            dataclasses.replace(_net(link), position=state.positions[link.id]),
         )
         for link in links
     ]
@@ -215,38 +228,40 @@ def _restore(
         mgr.store.update_links(_updates(kind, restored, moved))
 
 
-def _hook_gone(params: dict[str, Any]) -> bool:
+def _hook_gone(hook: NetHook) -> bool:
     """Whether the hook's interface (or its network namespace) no longer exists."""
     import socket
 
-    path = params.get("netns")
+    path = hook.netns
     if path and not os.path.exists(path):
         return True
     with in_netns(path):
         try:
-            socket.if_indextoname(int(params["ifindex"]))
+            socket.if_indextoname(int(hook.ifindex or 0))
         except OSError:
             return True
     return False
 
 
 def detach(mgr: Manager, scope: WriterScope, link: LinkRecord) -> Updates:
-    """Take *link* off its hook's dispatcher; the hook's other links' new params."""
+    """Take *link* off its hook's dispatcher; the hook's other links' new records."""
     fresh = mgr.store.link(link.id) or link  # an earlier detach may have moved it
-    if _hook_gone(fresh.params):  # the kernel dropped the hook with the interface: only pins left
-        revision.forget(hook_of(mgr, fresh.kind, fresh.params), int(fresh.params["dispatcher_id"]))
+    net = _net(fresh)
+    if _hook_gone(net.hook):  # the kernel dropped the hook with the interface: only pins left
+        disp = net.dispatcher or DispatcherRecord(0)
+        revision.forget(hook_of(mgr, fresh.kind, net.hook), disp.dispatcher_id)
         return {}
     keeps_qdisc = fresh.kind == BpfmanType.TC and any(
-        not is_member(s) or s.params.get("direction") != fresh.params.get("direction")
+        not is_member(s) or _net(s).hook.direction != net.hook.direction
         for s in tc_siblings(mgr, fresh)
     )
-    others = members_of(mgr, fresh.kind, fresh.params, exclude=fresh.id)
+    others = members_of(mgr, fresh.kind, net.hook, exclude=fresh.id)
     return _reapply(mgr, scope, fresh, others, [fresh, *others], remove_qdisc=not keeps_qdisc)
 
 
 def rebuild(mgr: Manager, scope: WriterScope, link: LinkRecord) -> Updates:
     """Swap in a fresh revision of *link*'s hook from the database (gc's repair)."""
-    links = [link, *members_of(mgr, link.kind, link.params, exclude=link.id)]
+    links = [link, *members_of(mgr, link.kind, _net(link).hook, exclude=link.id)]
     return _reapply(mgr, scope, link, links, links)
 
 
@@ -260,12 +275,13 @@ def _reapply(
     remove_qdisc: bool = True,
 ) -> Updates:
     """Make *links* what *link*'s hook runs, replacing the revision *running* records."""
-    with in_netns(link.params.get("netns")):
+    net = _net(link)
+    with in_netns(net.hook.netns):
         state = revision.apply(
-            hook_of(mgr, link.kind, link.params),
+            hook_of(mgr, link.kind, net.hook),
             _members(mgr, links),
             current_state(running),
-            xdp_mode=str(link.params.get("xdp_mode") or "drv"),
+            xdp_mode=(net.dispatcher.xdp_mode if net.dispatcher else "") or "drv",
             remove_qdisc=remove_qdisc,
         )
     return _updates(link.kind, state, links)

@@ -12,12 +12,19 @@ import contextlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bpfman import netns
 from bpfman.errors import BpfError
 from bpfman.manager.errors import InputError
-from bpfman.manager.models import BpfmanType, LinkRecord
+from bpfman.manager.models import (
+    Attach,
+    BpfmanType,
+    LinkRecord,
+    NetAttach,
+    NetHook,
+    TcFilterRecord,
+)
 
 if TYPE_CHECKING:
     from bpfman.attach.tc import TcFilter
@@ -25,15 +32,15 @@ if TYPE_CHECKING:
     from bpfman.manager.lock import WriterScope
 
 # other links an attach or detach changed (a dispatcher's members): link id -> (kernel link id,
-# params), for ``Store.update_links``
-Updates = dict[int, tuple[int | None, dict[str, Any]]]
+# attach record), for ``Store.update_links``
+Updates = dict[int, tuple[int | None, Attach]]
 
 
 @dataclass
 class AttachResult:
     kernel_link_id: int | None
     pin_path: str | None
-    params: dict[str, Any] = field(default_factory=dict)
+    attach: Attach
     updates: Updates = field(default_factory=dict)
 
 
@@ -63,7 +70,7 @@ def netns_ino(path: str | None) -> int:
     return netns.inode(path) if os.path.exists(path) else 0
 
 
-def tcx_positions(mgr: Manager, hook: dict[str, Any]) -> dict[int, int]:
+def tcx_positions(mgr: Manager, hook: NetHook) -> dict[int, int]:
     """bpfman link id -> position (kernel order) of every bpfman tcx link on *hook*."""
     from bpfman.attach import tcx  # the attach code: not for `list` (tests/test_cli_startup.py)
 
@@ -71,60 +78,55 @@ def tcx_positions(mgr: Manager, hook: dict[str, Any]) -> dict[int, int]:
         link.kernel_link_id: link.id
         for link in mgr.store.links()
         if link.kind == BpfmanType.TCX
-        and link.params.get("iface") == hook["iface"]
-        and link.params.get("direction") == hook["direction"]
-        and link.params.get("netns_ino") == hook["netns_ino"]
+        and link.net is not None
+        and link.net.hook.iface == hook.iface
+        and link.net.hook.direction == hook.direction
+        and link.net.hook.netns_ino == hook.netns_ino
     }
-    if netns_gone(hook.get("netns")):
+    if netns_gone(hook.netns):
         return {}
     try:
-        with in_netns(hook.get("netns")):
-            chain = tcx.query(hook["iface"], hook["direction"])
+        with in_netns(hook.netns):
+            chain = tcx.query(hook.iface, str(hook.direction))
     except BpfError:  # the interface is gone, and its links with it
         return {}
     return {ours[k]: pos for pos, k in enumerate(chain.link_ids) if k in ours}
 
 
-def filter_params(f: TcFilter) -> dict[str, Any]:
-    """A tc link's stored params for its filter (``tc_`` keys: clear of bpfman's priority)."""
-    return {
-        "ifindex": f.ifindex,
-        "direction": f.direction,
-        "tc_priority": f.priority,
-        "tc_handle": f.handle,
-        "tc_qdisc_created": f.qdisc_created,
-    }
+def filter_record(f: TcFilter) -> TcFilterRecord:
+    """What a direct tc link records of its filter (its hook has the interface and direction)."""
+    return TcFilterRecord(f.priority, f.handle, f.qdisc_created)
 
 
-def filter_from(params: dict[str, Any]) -> TcFilter:
-    """The filter a tc link's stored params describe (``filter_params``'s inverse)."""
+def filter_of(net: NetAttach) -> TcFilter:
+    """The filter a direct tc link's record describes (``filter_record``'s inverse)."""
     from bpfman.attach.tc import TcFilter  # the attach code: not for `list` (test_cli_startup)
 
-    return TcFilter(
-        int(params["ifindex"]),
-        str(params["direction"]),
-        int(params["tc_priority"]),
-        int(params["tc_handle"]),
-        bool(params["tc_qdisc_created"]),
-    )
+    assert net.filter is not None and net.hook.ifindex is not None and net.hook.direction
+    f = net.filter
+    return TcFilter(net.hook.ifindex, net.hook.direction, f.priority, f.handle, f.qdisc_created)
 
 
 def tc_siblings(mgr: Manager, link: LinkRecord) -> list[LinkRecord]:
     """The other bpfman tc links on *link*'s interface (both directions)."""
+    net = link.net
+    if net is None:
+        return []
     return [
         other
         for other in mgr.store.links()
         if other.kind == BpfmanType.TC
         and other.id != link.id
-        and other.params.get("netns_ino") == link.params.get("netns_ino")
-        and other.params.get("ifindex") == link.params.get("ifindex")
+        and other.net is not None
+        and other.net.hook.netns_ino == net.hook.netns_ino
+        and other.net.hook.ifindex == net.hook.ifindex
     ]
 
 
 def hand_on_qdisc(mgr: Manager, scope: WriterScope, link: LinkRecord) -> None:
     """*link* is gone: the clsact qdisc it created passes to its tc siblings (inside a
     transaction), so the last of them removes it."""
-    if link.kind == BpfmanType.TC and link.params.get("tc_qdisc_created"):
+    if link.kind == BpfmanType.TC and link.net is not None and link.net.qdisc_created:
         for other in tc_siblings(mgr, link):
-            params = {**other.params, "tc_qdisc_created": True}
-            mgr.store.update_link(other.id, other.kernel_link_id, params)
+            if other.net is not None:  # (every sibling: a tc link)
+                mgr.store.update_link(other.id, other.kernel_link_id, other.net.owning_qdisc())

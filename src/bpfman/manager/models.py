@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bpfman.manager.typetable import LOAD_WORDS, TYPES
@@ -87,6 +87,214 @@ class ProgramRecord:
         return self.metadata.get("bpfman_application", "")
 
 
+# ---------------------------------------------------------------------------- links
+#
+# What a link is attached to, one frozen record per attach kind. The store keeps each as
+# the JSON object ``attach_params`` makes (its keys are the API's attach info fields, which
+# the read-only path reads straight from SQLite); ``attach_of`` reads one back.
+
+
+@dataclass(frozen=True)
+class TracepointAttach:
+    tracepoint: str  # "group/name"
+
+
+@dataclass(frozen=True)
+class KprobeAttach:
+    """A kprobe or kretprobe (the program's retprobe says which)."""
+
+    fn_name: str
+    offset: int = 0
+    container_pid: int | None = None
+
+
+@dataclass(frozen=True)
+class UprobeAttach:
+    """A uprobe or uretprobe (the program's retprobe says which)."""
+
+    target: str  # as the user gave it (a path or a library name)
+    fn_name: str | None = None
+    offset: int = 0
+    pid: int | None = None
+    container_pid: int | None = None
+
+
+@dataclass(frozen=True)
+class FentryAttach:
+    """An fentry or fexit link (of the program's attach function)."""
+
+    fn_name: str | None = None
+
+
+@dataclass(frozen=True)
+class NetHook:
+    """Where an xdp, tc or tcx link runs: an interface in a network namespace (and, tc and
+    tcx, one direction of it)."""
+
+    iface: str
+    netns: str | None = None  # the namespace's path as given; None: bpfman's own
+    netns_ino: int = 0  # the namespace's identity when attached
+    direction: str | None = None  # tc, tcx: "ingress" or "egress"
+    ifindex: int | None = None  # recorded by tc and dispatchers (in the hook's namespace)
+
+
+@dataclass(frozen=True)
+class TcFilterRecord:
+    """A tc link attached directly (no dispatcher): its filter on the hook."""
+
+    priority: int
+    handle: int
+    qdisc_created: bool  # bpfman created the clsact qdisc (the last tc link removes it)
+
+
+@dataclass(frozen=True)
+class DispatcherRecord:
+    """The running revision of a hook's dispatcher, which its member links share."""
+
+    dispatcher_id: int  # the revision's dispatcher program id (its pin directory's name)
+    xdp_mode: str = ""  # xdp: the mode the interface's link got
+    tc_handle: int = 0  # tc: the dispatcher filter's handle (at dispatch.tc.PRIORITY)
+    qdisc_created: bool = False  # tc: the clsact qdisc was created for a dispatcher
+
+
+@dataclass(frozen=True)
+class NetAttach:
+    """An xdp, tc or tcx link: its hook, bpfman's order on it, and how it runs there
+    (a direct tc filter, a dispatcher's member, or neither: a kernel link)."""
+
+    hook: NetHook
+    priority: int
+    proceed_on: tuple[int, ...] | None = None  # xdp, tc
+    position: int | None = None  # its place in the hook's chain (tcx: once recorded)
+    filter: TcFilterRecord | None = None
+    dispatcher: DispatcherRecord | None = None
+
+    @property
+    def qdisc_created(self) -> bool:
+        """Whether bpfman created the clsact qdisc this tc link runs behind."""
+        if self.filter is not None:
+            return self.filter.qdisc_created
+        return self.dispatcher is not None and self.dispatcher.qdisc_created
+
+    def owning_qdisc(self) -> NetAttach:
+        """This link, now owning the hook's clsact qdisc (handed on by a sibling)."""
+        if self.filter is not None:
+            return replace(self, filter=replace(self.filter, qdisc_created=True))
+        if self.dispatcher is not None:
+            return replace(self, dispatcher=replace(self.dispatcher, qdisc_created=True))
+        return self
+
+
+Attach = TracepointAttach | KprobeAttach | UprobeAttach | FentryAttach | NetAttach
+
+# the types that attach to a network hook (xdp, tc, tcx)
+NET_KINDS = tuple(BpfmanType(n) for n, row in TYPES.items() if row.hook is not None)
+
+
+def attach_params(attach: Attach) -> dict[str, Any]:
+    """*attach* as the store's JSON object (None values left out)."""
+    out: dict[str, Any]
+    if isinstance(attach, NetAttach):
+        h = attach.hook
+        out = {
+            "iface": h.iface,
+            "netns": h.netns,
+            "netns_ino": h.netns_ino,
+            "direction": h.direction,
+            "ifindex": h.ifindex,
+            "priority": attach.priority,
+            "proceed_on": None if attach.proceed_on is None else list(attach.proceed_on),
+            "position": attach.position,
+        }
+        if attach.filter is not None:
+            f = attach.filter
+            out |= {
+                "tc_priority": f.priority,
+                "tc_handle": f.handle,
+                "tc_qdisc_created": f.qdisc_created,
+            }
+        if attach.dispatcher is not None:
+            d = attach.dispatcher
+            out |= {
+                "dispatcher_id": d.dispatcher_id,
+                "xdp_mode": d.xdp_mode,
+                "dispatcher_handle": d.tc_handle,
+                "tc_qdisc_created": d.qdisc_created,
+            }
+    elif isinstance(attach, TracepointAttach):
+        out = {"tracepoint": attach.tracepoint}
+    elif isinstance(attach, KprobeAttach):
+        out = {
+            "fn_name": attach.fn_name,
+            "offset": attach.offset,
+            "container_pid": attach.container_pid,
+        }
+    elif isinstance(attach, UprobeAttach):
+        out = {
+            "target": attach.target,
+            "fn_name": attach.fn_name,
+            "offset": attach.offset,
+            "pid": attach.pid,
+            "container_pid": attach.container_pid,
+        }
+    else:
+        out = {"fn_name": attach.fn_name}
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _int(v: Any) -> int | None:
+    return None if v is None else int(v)
+
+
+def attach_of(kind: BpfmanType, p: dict[str, Any]) -> Attach:
+    """The record a link of *kind* with stored parameters *p* (``attach_params``) has (a
+    parameter missing reads as empty, as the read-only path shows it)."""
+    if kind in NET_KINDS:
+        hook = NetHook(
+            str(p.get("iface") or ""),
+            p.get("netns") or None,
+            int(p.get("netns_ino") or 0),
+            None if p.get("direction") is None else str(p["direction"]),
+            _int(p.get("ifindex")),
+        )
+        proceed_on = p.get("proceed_on")
+        filt = disp = None
+        if "dispatcher_id" in p:
+            disp = DispatcherRecord(
+                int(p["dispatcher_id"]),
+                str(p.get("xdp_mode") or ""),
+                int(p.get("dispatcher_handle") or 0),
+                bool(p.get("tc_qdisc_created")),
+            )
+        elif "tc_handle" in p:
+            filt = TcFilterRecord(
+                int(p["tc_priority"]), int(p["tc_handle"]), bool(p["tc_qdisc_created"])
+            )
+        return NetAttach(
+            hook,
+            int(p.get("priority") or 0),
+            None if proceed_on is None else tuple(int(v) for v in proceed_on),
+            _int(p.get("position")),
+            filt,
+            disp,
+        )
+    if kind == BpfmanType.TRACEPOINT:
+        return TracepointAttach(str(p.get("tracepoint") or ""))
+    if kind == BpfmanType.KPROBE:
+        return KprobeAttach(
+            str(p.get("fn_name") or ""), int(p.get("offset") or 0), _int(p.get("container_pid"))
+        )
+    if kind == BpfmanType.UPROBE:
+        return UprobeAttach(
+            str(p.get("target") or ""),
+            p.get("fn_name"),
+            int(p.get("offset") or 0),
+            _int(p.get("pid")),
+            _int(p.get("container_pid")),
+        )
+    return FentryAttach(p.get("fn_name"))
+
+
 @dataclass
 class LinkRecord:
     id: int  # bpfman's own stable link id
@@ -94,5 +302,10 @@ class LinkRecord:
     kind: BpfmanType
     kernel_link_id: int | None
     pin_path: str | None
-    params: dict[str, Any] = field(default_factory=dict)
+    attach: Attach
     metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def net(self) -> NetAttach | None:
+        """The hook of an xdp, tc or tcx link (None for the other kinds)."""
+        return self.attach if isinstance(self.attach, NetAttach) else None

@@ -149,14 +149,14 @@ def inspect(mgr: Manager) -> State:
         member = dispatchers.is_member(rec)
         if member:
             _inspect_member(mgr, rec, st)
-        elif rec.kind == BpfmanType.TC:
-            p = rec.params
+        elif rec.kind == BpfmanType.TC and rec.net is not None and rec.net.filter is not None:
+            hook, filt = rec.net.hook, rec.net.filter
             st.db_tc_links[rec.id] = FilterKey(
-                p.get("netns") or "",
-                int(p["ifindex"]),
-                str(p["direction"]),
-                int(p["tc_priority"]),
-                int(p["tc_handle"]),
+                hook.netns or "",
+                int(hook.ifindex or 0),
+                str(hook.direction),
+                filt.priority,
+                filt.handle,
             )
         st.db_links[rec.id] = (
             rec.program_id,
@@ -216,17 +216,19 @@ def inspect(mgr: Manager) -> State:
 
 def _inspect_member(mgr: Manager, rec: LinkRecord, st: State) -> None:
     """What a dispatcher member link needs: its revision's dir and slot pin, its hook's link."""
-    p = rec.params
-    hook = dispatchers.hook_of(mgr, rec.kind, p)
-    revision_dir = hook.revision_dir(int(p["dispatcher_id"]))
-    pin = os.path.join(revision_dir, f"prog{int(p.get('position') or 0)}-link")
+    net = rec.net
+    if net is None or net.dispatcher is None:
+        return
+    hook = dispatchers.hook_of(mgr, rec.kind, net.hook)
+    revision_dir = hook.revision_dir(net.dispatcher.dispatcher_id)
+    pin = os.path.join(revision_dir, f"prog{int(net.position or 0)}-link")
     st.db_members[rec.id] = (pin, rec.kernel_link_id)
     st.db_revision_dirs.add(revision_dir)
     if hook.kind == "xdp":
         st.db_xdp_link_pins.add(hook.xdp_link_pin)
     else:
-        handle = int(p.get("dispatcher_handle") or 0)
-        ns = p.get("netns") or ""
+        handle = net.dispatcher.tc_handle
+        ns = net.hook.netns or ""
         key = FilterKey(ns, hook.ifindex, hook.direction, tc_dispatcher.PRIORITY, handle)
         st.db_dispatcher_filters.add(key)
         st.db_dispatcher_filter_links.setdefault(key, rec.id)
@@ -621,9 +623,10 @@ def _rebuild_hook(
 ) -> None:
     """Run the hook of member *link_id* again as the database records it (once per gc)."""
     rec = mgr.store.link(link_id)
-    if rec is None:
+    if rec is None or rec.net is None:
         return
-    key = (rec.kind, *(rec.params.get(k) for k in ("netns_ino", "ifindex", "direction")))
+    hook = rec.net.hook
+    key = (rec.kind, hook.netns_ino, hook.ifindex, hook.direction)
     if key in rebuilt:
         return
     rebuilt.add(key)

@@ -17,7 +17,14 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from bpfman.manager.errors import PreconditionError
-from bpfman.manager.models import BpfmanType, LinkRecord, ProgramRecord
+from bpfman.manager.models import (
+    Attach,
+    BpfmanType,
+    LinkRecord,
+    ProgramRecord,
+    attach_of,
+    attach_params,
+)
 
 if TYPE_CHECKING:
     from bpfman.manager.paths import Paths
@@ -342,14 +349,14 @@ class Store:
         kind: BpfmanType,
         kernel_link_id: int | None,
         pin_path: str | None,
-        params: dict[str, object],
+        attach: Attach,
         metadata: dict[str, str],
         link_id: int | None = None,
     ) -> int:
         cur = self.db.execute(
             "INSERT INTO links (id, program_id, kind, kernel_link_id, pin_path, params)"
             " VALUES (?,?,?,?,?,?)",
-            (link_id, program_id, int(kind), kernel_link_id, pin_path, json.dumps(params)),
+            (link_id, program_id, int(kind), kernel_link_id, pin_path, _params_json(attach)),
         )
         new_id = int(cur.lastrowid or 0)
         self.db.executemany(
@@ -363,19 +370,17 @@ class Store:
         row = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'links'").fetchone()
         return (int(row[0]) if row else 0) + 1
 
-    def update_link(
-        self, link_id: int, kernel_link_id: int | None, params: dict[str, object]
-    ) -> None:
+    def update_link(self, link_id: int, kernel_link_id: int | None, attach: Attach) -> None:
         self.db.execute(
             "UPDATE links SET kernel_link_id = ?, params = ? WHERE id = ?",
-            (kernel_link_id, json.dumps(params), link_id),
+            (kernel_link_id, _params_json(attach), link_id),
         )
 
-    def update_links(self, updates: Mapping[int, tuple[int | None, dict[str, object]]]) -> None:
-        """``update_link`` for each of *updates* (link id -> (kernel link id, params)); a link
+    def update_links(self, updates: Mapping[int, tuple[int | None, Attach]]) -> None:
+        """``update_link`` for each of *updates* (link id -> (kernel link id, attach)); a link
         no longer here is left out."""
-        for link_id, (kernel_link_id, params) in updates.items():
-            self.update_link(link_id, kernel_link_id, params)
+        for link_id, (kernel_link_id, attach) in updates.items():
+            self.update_link(link_id, kernel_link_id, attach)
 
     def delete_link(self, link_id: int) -> None:
         self.db.execute("DELETE FROM links WHERE id = ?", (link_id,))
@@ -408,15 +413,21 @@ class Store:
         pin_path = row["pin_path"]
         if pin_path is not None and self.layout is not None:
             pin_path = self.layout.link_pin(row["id"])
+        kind = BpfmanType(row["kind"])
         return LinkRecord(
             id=row["id"],
             program_id=row["program_id"],
-            kind=BpfmanType(row["kind"]),
+            kind=kind,
             kernel_link_id=row["kernel_link_id"],
             pin_path=pin_path,
-            params=json.loads(row["params"]),
+            attach=attach_of(kind, json.loads(row["params"])),
             metadata=meta,
         )
+
+
+def _params_json(attach: Attach) -> str:
+    """A link's ``params`` column: its attach record as JSON (``models.attach_params``)."""
+    return json.dumps(attach_params(attach))
 
 
 def shared_memory_works(directory: str) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bpfman.manager import readonly
-from bpfman.manager.models import LinkRecord, ProgramRecord
+from bpfman.manager.models import LinkRecord, ProgramRecord, attach_params
 from bpfman.manager.readonly import kernel_brief_by_id as kernel_brief_by_id
 from bpfman.manager.readonly import kernel_info_by_id as kernel_info_by_id
 
@@ -56,11 +56,11 @@ def link_info(mgr: Manager, link: LinkRecord) -> dict[str, Any]:
 def link_info_of(link: LinkRecord, rec: ProgramRecord | None) -> dict[str, Any]:
     """LinkInfo of *link*, whose program is *rec* (None: not in the store)."""
     return readonly.link_message(
-        link.id, link.program_id, link.kernel_link_id, int(link.kind), link.params,
+        link.id, link.program_id, link.kernel_link_id, int(link.kind), attach_params(link.attach),
         link.metadata, rec.name if rec else None, rec.type_word if rec else None,
     )  # fmt: skip
 
 
 def attachment(link: LinkRecord) -> str:
     """The short "Attachment" column of ``list links``."""
-    return readonly.attachment(int(link.kind), link.params)
+    return readonly.attachment(int(link.kind), attach_params(link.attach))
