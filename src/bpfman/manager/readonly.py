@@ -357,13 +357,11 @@ def _program_result(db: sqlite3.Connection, prog_id: int) -> dict[str, Any] | No
     globs = {r[0]: bytes(r[1]) for r in db.execute(q, (prog_id,))}
     q = "SELECT key, value FROM program_metadata WHERE program_id = ?"
     meta = {r[0]: r[1] for r in db.execute(q, (prog_id,))}
-    q = "SELECT id FROM links WHERE program_id = ? ORDER BY id"
-    link_ids = [r[0] for r in db.execute(q, (prog_id,))]
+    attachments = link_attachments(db, prog_id)  # by link id: the Links, read once
     q = "SELECT id FROM programs WHERE map_pin_path = ? ORDER BY id"
     users = [r[0] for r in db.execute(q, (row["map_pin_path"],))]
-    info = _message(db, row, globs, meta, link_ids, users)
+    info = _message(db, row, globs, meta, list(attachments), users)
     word = type_word(row["kind"], bool(row["retprobe"]))
-    attachments = link_attachments(db, prog_id)
     return {"info": info, "kernel_info": kernel, "_type_word": word, "_attachments": attachments}
 
 
