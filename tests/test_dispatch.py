@@ -98,7 +98,7 @@ def test_eleventh_program_is_refused() -> None:
 
 @pytest.mark.pure
 def test_doctor_names_dispatcher_leftovers() -> None:
-    from bpfman.manager.reconcile import FilterKey, find_problems
+    from bpfman.manager.reconcile import FilterKey, MemberSlot, StoredLink, find_problems
     from bpfman.manager.reconcile import State as Seen
 
     fs = "/run/bpfman/fs"
@@ -108,8 +108,11 @@ def test_doctor_names_dispatcher_leftovers() -> None:
         prog_pins={7: "t"},
         map_dirs={7},
         db_map_owners={7},
-        db_links={1: (7, 55, None, False), 2: (7, 56, None, False)},
-        db_members={1: (f"{current}/prog0-link", 55), 2: (f"{current}/prog1-link", 56)},
+        db_links={1: StoredLink(7, 55, None, False), 2: StoredLink(7, 56, None, False)},
+        db_members={
+            1: MemberSlot(f"{current}/prog0-link", 55),
+            2: MemberSlot(f"{current}/prog1-link", 56),
+        },
         member_pins={1: 55, 2: 99},
         revision_dirs={current, stale},
         db_revision_dirs={current},

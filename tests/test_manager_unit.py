@@ -27,7 +27,7 @@ from bpfman.manager.models import (
     attach_of,
     attach_params,
 )
-from bpfman.manager.reconcile import FilterKey, State, find_problems
+from bpfman.manager.reconcile import FilterKey, State, StoredLink, find_problems
 
 pytestmark = pytest.mark.pure  # no kernel, no root
 
@@ -106,8 +106,10 @@ def test_reconcile_finds_each_disagreement() -> None:
     st = State(
         db_programs={1: "aa", 2: "bb", 3: "cc"},
         db_map_owners={1, 2, 3},
-        db_links={10: (1, 100, "/fs/links/10", True), 11: (2, 101, "/fs/links/11", True),
-                  12: (9, 102, "/fs/links/12", True), 13: (3, None, None, False)},
+        db_links={10: StoredLink(1, 100, "/fs/links/10", True),
+                  11: StoredLink(2, 101, "/fs/links/11", True),
+                  12: StoredLink(9, 102, "/fs/links/12", True),
+                  13: StoredLink(3, None, None, False)},
         prog_pins={1: "aa", 2: "zz", 4: "dd"},
         map_dirs={1, 2, 3, 5},
         link_pins={10: 100, 11: 999, 14: 104},
@@ -128,7 +130,7 @@ def test_reconcile_clean_state_has_no_problems() -> None:
     st = State(
         db_programs={1: "aa"},
         db_map_owners={1},
-        db_links={10: (1, 100, "/fs/links/10", True)},
+        db_links={10: StoredLink(1, 100, "/fs/links/10", True)},
         prog_pins={1: "aa"},
         map_dirs={1},
         link_pins={10: 100},
@@ -141,7 +143,7 @@ def test_reconcile_tc_filters() -> None:
     st = State(
         db_programs={1: "aa"},
         db_map_owners={1},
-        db_links={20: (1, None, None, False), 21: (1, None, None, False)},
+        db_links={20: StoredLink(1, None, None, False), 21: StoredLink(1, None, None, False)},
         prog_pins={1: "aa"},
         map_dirs={1},
         db_tc_links={20: key, 21: FilterKey("", 7, "egress", 49152, 1)},

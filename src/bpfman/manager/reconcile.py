@@ -42,6 +42,24 @@ class FilterKey(NamedTuple):
 
 
 @dataclass(frozen=True)
+class StoredLink:
+    """A link as the database records it."""
+
+    program_id: int
+    kernel_link_id: int | None
+    pin_path: str | None
+    kernel_link: bool  # a pinned kernel link of its own (not a tc filter or dispatcher member)
+
+
+@dataclass(frozen=True)
+class MemberSlot:
+    """Where a dispatcher member's freplace link should be: its revision's slot pin."""
+
+    pin: str
+    kernel_link_id: int | None  # the one the database records
+
+
+@dataclass(frozen=True)
 class Problem:
     kind: str  # a stable identifier, e.g. "orphan-program-pin"
     subject: str  # a path or "program N" / "link N"
@@ -62,8 +80,7 @@ class State:
     db_programs: dict[int, str] = field(default_factory=dict)  # id -> tag
     db_map_owners: set[int] = field(default_factory=set)
     map_dir_users: dict[int, set[int]] = field(default_factory=dict)  # maps/<id> -> programs
-    db_links: dict[int, tuple[int, int | None, str | None, bool]] = field(default_factory=dict)
-    # link id -> (program id, kernel link id, pin path, is a kernel link)
+    db_links: dict[int, StoredLink] = field(default_factory=dict)
     prog_pins: dict[int, str | None] = field(default_factory=dict)  # prog id -> tag (None: bad)
     map_dirs: set[int] = field(default_factory=set)
     link_pins: dict[int, int | None] = field(default_factory=dict)  # link id -> kernel link id
@@ -71,8 +88,7 @@ class State:
     # tc filters running a bpfman program: (netns path or "", ifindex, direction, prio, handle)
     tc_filters: dict[FilterKey, int] = field(default_factory=dict)
     db_tc_links: dict[int, FilterKey] = field(default_factory=dict)
-    # dispatchers: member link id -> (its slot's freplace link pin, recorded kernel link id)
-    db_members: dict[int, tuple[str, int | None]] = field(default_factory=dict)
+    db_members: dict[int, MemberSlot] = field(default_factory=dict)  # dispatchers' links
     member_pins: dict[int, int] = field(default_factory=dict)  # link id -> kernel link id pinned
     revision_dirs: set[str] = field(default_factory=set)  # dispatch-* dirs in bpffs
     db_revision_dirs: set[str] = field(default_factory=set)
@@ -158,11 +174,11 @@ def inspect(mgr: Manager) -> State:
                 filt.priority,
                 filt.handle,
             )
-        st.db_links[rec.id] = (
+        st.db_links[rec.id] = StoredLink(
             rec.program_id,
             rec.kernel_link_id,
             rec.pin_path,
-            rec.kind != BpfmanType.TC and not member,
+            kernel_link=rec.kind != BpfmanType.TC and not member,
         )
     fs = mgr.paths.fs
     for name, path in _entries(st, fs, PROG_PIN, directory=False):
@@ -198,15 +214,15 @@ def inspect(mgr: Manager) -> State:
     # database names it: other managers (bpfman itself) use the same name and priority
     ours = {int(d.rsplit("-", 1)[1]) for d in st.revision_dirs if d.rsplit("-", 1)[1].isdigit()}
     st.intents = intent.pending(mgr.paths)
-    namespaces = {""} | {key[0] for key in st.db_tc_links.values()}
+    namespaces = {""} | {key.netns for key in st.db_tc_links.values()}
     namespaces |= {ns for lid, ns in st.intents.items() if lid not in st.db_links}
-    namespaces |= {key[0] for key in st.db_dispatcher_filters}
+    namespaces |= {key.netns for key in st.db_dispatcher_filters}
     for ns in sorted(namespaces):
         for key, prog_id in tc_filters(ns, st.interfaces).items():
             if prog_id in st.db_programs:
                 st.tc_filters[key] = prog_id
             elif (
-                key[3] == tc_dispatcher.PRIORITY
+                key.priority == tc_dispatcher.PRIORITY
                 and (prog_id in ours or key in st.db_dispatcher_filters)
                 and _is_tc_dispatcher(prog_id)
             ):
@@ -222,7 +238,7 @@ def _inspect_member(mgr: Manager, rec: LinkRecord, st: State) -> None:
     hook = dispatchers.hook_of(mgr, rec.kind, net.hook)
     revision_dir = hook.revision_dir(net.dispatcher.dispatcher_id)
     pin = os.path.join(revision_dir, f"prog{int(net.position or 0)}-link")
-    st.db_members[rec.id] = (pin, rec.kernel_link_id)
+    st.db_members[rec.id] = MemberSlot(pin, rec.kernel_link_id)
     st.db_revision_dirs.add(revision_dir)
     if hook.kind == "xdp":
         st.db_xdp_link_pins.add(hook.xdp_link_pin)
@@ -334,7 +350,9 @@ def find_problems(st: State, fs: str) -> list[Problem]:
                 path=path,
             )
         )
-    for lid, (pid, kernel_id, link_pin, is_kernel_link) in sorted(st.db_links.items()):
+    for lid, link in sorted(st.db_links.items()):
+        pid, kernel_id, link_pin = link.program_id, link.kernel_link_id, link.pin_path
+        is_kernel_link = link.kernel_link
         if pid not in st.db_programs:
             out.append(
                 Problem(
@@ -382,7 +400,8 @@ def find_problems(st: State, fs: str) -> list[Problem]:
                 )
             )
     for lid, key in sorted(st.db_tc_links.items()):
-        if key not in st.tc_filters and st.db_links.get(lid, (0,))[0] in st.db_programs:
+        stored = st.db_links.get(lid)
+        if key not in st.tc_filters and stored and stored.program_id in st.db_programs:
             out.append(
                 Problem(
                     "tc-filter-missing",
@@ -422,7 +441,8 @@ def find_problems(st: State, fs: str) -> list[Problem]:
 
 def _dispatcher_problems(st: State) -> list[Problem]:
     out: list[Problem] = []
-    for lid, (pin, kernel_id) in sorted(st.db_members.items()):
+    for lid, slot in sorted(st.db_members.items()):
+        pin, kernel_id = slot.pin, slot.kernel_link_id
         if st.member_pins.get(lid) != kernel_id:
             out.append(
                 Problem(
@@ -447,7 +467,7 @@ def _dispatcher_problems(st: State) -> list[Problem]:
             )
     for key, lid in sorted(st.db_dispatcher_filter_links.items()):
         # (an interface that is gone took the filter with it: nothing to run it on)
-        if key not in st.dispatcher_filters and key[:2] in st.interfaces:
+        if key not in st.dispatcher_filters and (key.netns, key.ifindex) in st.interfaces:
             out.append(
                 Problem(
                     "dispatcher-filter-missing",
@@ -474,14 +494,13 @@ def _dispatcher_problems(st: State) -> list[Problem]:
 
 def _filter_problem(kind: str, key: FilterKey, prog_id: int, why: str) -> Problem:
     """A tc filter no link records."""
-    ns, ifindex, direction, prio, handle = key
-    where = f" in {ns}" if ns else ""
+    where = f" in {key.netns}" if key.netns else ""
     return Problem(
         kind,
-        f"tc {direction} filter {prio}:{handle:#x} on ifindex {ifindex}{where}",
+        f"tc {key.direction} filter {key.priority}:{key.handle:#x} on ifindex {key.ifindex}{where}",
         why,
         program_id=prog_id,
-        filter=FilterKey(*key),
+        filter=key,
     )
 
 
