@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import sqlite3
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 
 from bpfman.errors import InputError
-from bpfman.manager import parse, placement, store
+from bpfman.manager import parse, placement, readonly, store, views
 from bpfman.manager.models import (
     Attach,
     BpfmanType,
@@ -28,6 +32,7 @@ from bpfman.manager.models import (
     attach_params,
 )
 from bpfman.manager.reconcile import FilterKey, State, StoredLink, find_problems
+from bpfman.server import translate
 
 pytestmark = pytest.mark.pure  # no kernel, no root
 
@@ -241,7 +246,7 @@ def test_store_on_a_filesystem_without_shared_memory(tmp_path: Path) -> None:
         shutil.rmtree(where)
 
 
-# link params as the code of 34a0bcc stored them (its attacher.py / dispatchers.py), per kind
+# link params as the code of 34a0bcc stored them (its attacher.py), per kind
 STORED_PARAMS: list[tuple[BpfmanType, dict[str, object], Attach]] = [
     (
         BpfmanType.TRACEPOINT,
@@ -279,21 +284,6 @@ STORED_PARAMS: list[tuple[BpfmanType, dict[str, object], Attach]] = [
          "position": 1},
         NetAttach(NetHook("eth0", None, 7, "egress"), 5, None, 1),
     ),
-    (
-        BpfmanType.XDP,  # a dispatcher's member
-        {"iface": "eth0", "priority": 5, "netns": None, "proceed_on": [2], "netns_ino": 7,
-         "ifindex": 2, "position": 1, "dispatcher_id": 99, "xdp_mode": "skb"},
-        NetAttach(NetHook("eth0", None, 7, None, 2), 5, (2,), 1,
-                  dispatcher=DispatcherRecord(99, xdp_mode="skb")),
-    ),
-    (
-        BpfmanType.TC,  # a dispatcher's member
-        {"iface": "eth0", "priority": 5, "netns": None, "direction": "ingress",
-         "proceed_on": [3], "netns_ino": 7, "ifindex": 2, "position": 0, "dispatcher_id": 99,
-         "dispatcher_handle": 4, "tc_qdisc_created": True},
-        NetAttach(NetHook("eth0", None, 7, "ingress", 2), 5, (3,), 0,
-                  dispatcher=DispatcherRecord(99, tc_handle=4, qdisc_created=True)),
-    ),
 ]  # fmt: skip
 
 
@@ -305,12 +295,18 @@ def test_link_params_read_as_typed_records(
     the same API fields (what `get link` and the read-only path show)."""
     assert attach_of(kind, params) == attach
     assert attach_of(kind, attach_params(attach)) == attach
-    shown = {k: v for k, v in params.items() if v is not None}
-    member = isinstance(attach, NetAttach) and attach.dispatcher is not None
-    if not member:
-        assert attach_params(attach) == shown
-    else:  # (a member's dispatcher fields: all of its record, whatever the hook's kind)
-        assert shown.items() <= attach_params(attach).items()
+    assert attach_params(attach) == {k: v for k, v in params.items() if v is not None}
+
+
+def test_a_dispatcher_member_keeps_its_dispatcher_apart() -> None:
+    """A member's dispatcher is its hook's row (store.py), not part of its parameters."""
+    disp = DispatcherRecord(99, tc_handle=4, qdisc_created=True)
+    member = NetAttach(NetHook("eth0", None, 7, "ingress", 2), 5, (3,), 1, dispatcher=disp)
+    params = attach_params(member)
+    assert set(params) == {
+        "iface", "netns_ino", "direction", "ifindex", "priority", "proceed_on", "position"
+    }  # fmt: skip
+    assert attach_of(BpfmanType.TC, params, disp) == member
 
 
 def test_qdisc_ownership_is_handed_on() -> None:
@@ -319,3 +315,79 @@ def test_qdisc_ownership_is_handed_on() -> None:
     member = NetAttach(hook, 5, (3,), 0, dispatcher=DispatcherRecord(99, tc_handle=4))
     assert not direct.qdisc_created and not member.qdisc_created
     assert direct.owning_qdisc().qdisc_created and member.owning_qdisc().qdisc_created
+
+
+def test_store_migrates_a_database_of_34a0bcc(tmp_path: Path) -> None:
+    """A database 34a0bcc's code wrote (tests/data/make_store_34a0bcc.py: a link of each
+    attach kind, dispatcher members of an xdp hook and both tc directions) migrates to the
+    dispatchers table: every link reads back with what 34a0bcc showed of it (get link,
+    list links, get program's attachments, ProgramInfo), its hook's dispatcher as a row."""
+    data = Path(__file__).parent / "data"
+    path = tmp_path / "db" / "bpfman.db"
+    path.parent.mkdir()
+    old = sqlite3.connect(path)
+    old.executescript((data / "store-34a0bcc.sql").read_text())
+    assert old.execute("PRAGMA user_version").fetchone()[0] == 4
+    old.close()
+    os.chmod(path, 0o600)
+    shown = json.loads((data / "store-34a0bcc.json").read_text())
+
+    st = store.Store(str(path))
+    try:
+        assert st.schema_version == len(store.MIGRATIONS) == readonly.SCHEMA_VERSION == 5
+        eth = 4026531840
+        rows = st.db.execute(
+            "SELECT kind, netns, netns_ino, ifindex, direction, dispatcher_id, xdp_mode,"
+            " tc_handle, qdisc_created FROM dispatchers ORDER BY kind, direction DESC"
+        ).fetchall()
+        assert [tuple(r) for r in rows] == [
+            (int(BpfmanType.XDP), None, eth, 6, "", 900, "skb", 0, 0),
+            (int(BpfmanType.TC), None, eth, 7, "ingress", 901, "", 2, 1),
+            (int(BpfmanType.TC), None, eth, 7, "egress", 902, "", 3, 0),
+        ]
+        links = st.links()
+        assert len(links) == len(shown["links"]) == 15
+        members = {}
+        for link in links:
+            rec = st.program(link.program_id)
+            assert views.link_info_of(link, rec) == shown["links"][str(link.id)]
+            if link.net is not None and link.net.dispatcher is not None:
+                members[link.id] = link.net.dispatcher
+            assert rec is not None
+            info = views.program_info(cast(Any, SimpleNamespace(store=st)), rec)
+            assert info == shown["programs"][str(rec.id)]
+            translate._program_info(info)  # (the gRPC message of the same dict)
+        assert members == {
+            11: DispatcherRecord(900, xdp_mode="skb"),
+            12: DispatcherRecord(900, xdp_mode="skb"),
+            13: DispatcherRecord(901, tc_handle=2, qdisc_created=True),
+            14: DispatcherRecord(901, tc_handle=2, qdisc_created=True),
+            15: DispatcherRecord(902, tc_handle=3),
+        }
+        left = st.db.execute("SELECT count(*) FROM links WHERE params LIKE '%dispatcher%'")
+        assert left.fetchone()[0] == 0  # (the dispatcher's fields live in its row only)
+        direct = st.link(9)
+        assert direct is not None and direct.net is not None
+        assert direct.net.filter == TcFilterRecord(49152, 1, True)
+
+        # the read-only path (the CLI's list/get) reads the new schema the same
+        ro = sqlite3.connect(path)
+        ro.row_factory = sqlite3.Row
+        for link_id, info in shown["links"].items():
+            found = readonly.link_result(ro, int(link_id))
+            assert found is not None and found[0] == info
+        assert readonly.links_table(ro, None) == shown["list_links"]
+        for prog_id, attachments in shown["attachments"].items():
+            got = readonly.link_attachments(ro, int(prog_id))
+            assert {str(k): v for k, v in got.items()} == attachments
+        ro.close()
+
+        # a hook's row goes with its last member
+        with st.transaction():
+            st.delete_link(11)
+        assert st.db.execute("SELECT count(*) FROM dispatchers").fetchone()[0] == 3
+        with st.transaction():
+            st.delete_link(12)
+        assert st.db.execute("SELECT count(*) FROM dispatchers").fetchone()[0] == 2
+    finally:
+        st.close()

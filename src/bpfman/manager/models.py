@@ -91,7 +91,9 @@ class ProgramRecord:
 #
 # What a link is attached to, one frozen record per attach kind. The store keeps each as
 # the JSON object ``attach_params`` makes (its keys are the API's attach info fields, which
-# the read-only path reads straight from SQLite); ``attach_of`` reads one back.
+# the read-only path reads straight from SQLite), and a dispatcher member's
+# ``DispatcherRecord`` as its hook's row of the dispatchers table; ``attach_of`` reads
+# both back.
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,8 @@ class TcFilterRecord:
 
 @dataclass(frozen=True)
 class DispatcherRecord:
-    """The running revision of a hook's dispatcher, which its member links share."""
+    """The running revision of a hook's dispatcher, which its member links share (the
+    store keeps one row per hook)."""
 
     dispatcher_id: int  # the revision's dispatcher program id (its pin directory's name)
     xdp_mode: str = ""  # xdp: the mode the interface's link got
@@ -192,7 +195,8 @@ NET_KINDS = tuple(BpfmanType(n) for n, row in TYPES.items() if row.hook is not N
 
 
 def attach_params(attach: Attach) -> dict[str, Any]:
-    """*attach* as the store's JSON object (None values left out)."""
+    """*attach* as the store's JSON object (None values left out; a dispatcher member's
+    dispatcher is a row of its own)."""
     out: dict[str, Any]
     if isinstance(attach, NetAttach):
         h = attach.hook
@@ -212,14 +216,6 @@ def attach_params(attach: Attach) -> dict[str, Any]:
                 "tc_priority": f.priority,
                 "tc_handle": f.handle,
                 "tc_qdisc_created": f.qdisc_created,
-            }
-        if attach.dispatcher is not None:
-            d = attach.dispatcher
-            out |= {
-                "dispatcher_id": d.dispatcher_id,
-                "xdp_mode": d.xdp_mode,
-                "dispatcher_handle": d.tc_handle,
-                "tc_qdisc_created": d.qdisc_created,
             }
     elif isinstance(attach, TracepointAttach):
         out = {"tracepoint": attach.tracepoint}
@@ -246,9 +242,12 @@ def _int(v: Any) -> int | None:
     return None if v is None else int(v)
 
 
-def attach_of(kind: BpfmanType, p: dict[str, Any]) -> Attach:
-    """The record a link of *kind* with stored parameters *p* (``attach_params``) has (a
-    parameter missing reads as empty, as the read-only path shows it)."""
+def attach_of(
+    kind: BpfmanType, p: dict[str, Any], dispatcher: DispatcherRecord | None = None
+) -> Attach:
+    """The record a link of *kind* with stored parameters *p* (``attach_params``) and, a
+    dispatcher member, its hook's *dispatcher* has (a parameter missing reads as empty, as
+    the read-only path shows it)."""
     if kind in NET_KINDS:
         hook = NetHook(
             str(p.get("iface") or ""),
@@ -258,15 +257,8 @@ def attach_of(kind: BpfmanType, p: dict[str, Any]) -> Attach:
             _int(p.get("ifindex")),
         )
         proceed_on = p.get("proceed_on")
-        filt = disp = None
-        if "dispatcher_id" in p:
-            disp = DispatcherRecord(
-                int(p["dispatcher_id"]),
-                str(p.get("xdp_mode") or ""),
-                int(p.get("dispatcher_handle") or 0),
-                bool(p.get("tc_qdisc_created")),
-            )
-        elif "tc_handle" in p:
+        filt = None
+        if dispatcher is None and "tc_handle" in p:
             filt = TcFilterRecord(
                 int(p["tc_priority"]), int(p["tc_handle"]), bool(p["tc_qdisc_created"])
             )
@@ -276,7 +268,7 @@ def attach_of(kind: BpfmanType, p: dict[str, Any]) -> Attach:
             None if proceed_on is None else tuple(int(v) for v in proceed_on),
             _int(p.get("position")),
             filt,
-            disp,
+            dispatcher,
         )
     if kind == BpfmanType.TRACEPOINT:
         return TracepointAttach(str(p.get("tracepoint") or ""))

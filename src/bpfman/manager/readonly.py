@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 SQLiteError = sqlite3.Error  # (sqlite3.Error itself) what a read raises besides OSError
-SCHEMA_VERSION = 4  # len(store.MIGRATIONS): another version is the Store's to open
+SCHEMA_VERSION = 5  # len(store.MIGRATIONS): another version is the Store's to open
 PULL_POLICY_NUMBER = {"Always": 0, "IfNotPresent": 1, "Never": 2}
 
 

@@ -20,7 +20,9 @@ from bpfman.manager.errors import PreconditionError
 from bpfman.manager.models import (
     Attach,
     BpfmanType,
+    DispatcherRecord,
     LinkRecord,
+    NetAttach,
     ProgramRecord,
     attach_of,
     attach_params,
@@ -30,6 +32,8 @@ if TYPE_CHECKING:
     from bpfman.manager.paths import Paths
 
 _KINDS = ", ".join(str(int(k)) for k in BpfmanType)
+_HOOK_KEY = "kind, netns_ino, ifindex, direction"  # a dispatcher's hook (its row's key)
+_HOOK_KINDS = f"{int(BpfmanType.XDP)}, {int(BpfmanType.TC)}"  # the kinds dispatchers run
 
 MIGRATIONS: list[str] = [
     # 1: programs, their globals and metadata; links with their parameters
@@ -112,10 +116,63 @@ MIGRATIONS: list[str] = [
     # 4: the bytecode path as the user gave it (shown, as upstream shows it); `path` stays
     # the absolute one, from which dispatchers reload the object
     "ALTER TABLE programs ADD COLUMN given_path TEXT;",
+    # 5: dispatchers as rows: one per hook (xdp, or one direction of tc) with its running
+    # revision, which the member links (``links.dispatcher``) share; their params kept a copy
+    # each until now (the members of a hook agree but on the qdisc, which any of them owned)
+    f"""
+    CREATE TABLE dispatchers (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind          INTEGER NOT NULL CHECK (kind IN ({_HOOK_KINDS})),
+        netns         TEXT,
+        netns_ino     INTEGER NOT NULL CHECK (netns_ino >= 0),
+        ifindex       INTEGER NOT NULL CHECK (ifindex > 0),
+        direction     TEXT    NOT NULL CHECK (direction IN ('', 'ingress', 'egress')),
+        dispatcher_id INTEGER NOT NULL CHECK (dispatcher_id > 0),
+        xdp_mode      TEXT    NOT NULL DEFAULT '',
+        tc_handle     INTEGER NOT NULL DEFAULT 0,
+        qdisc_created INTEGER NOT NULL DEFAULT 0 CHECK (qdisc_created IN (0, 1)),
+        UNIQUE ({_HOOK_KEY})
+    );
+    ALTER TABLE links ADD COLUMN dispatcher INTEGER REFERENCES dispatchers(id);
+    CREATE INDEX links_by_dispatcher ON links(dispatcher);
+    CREATE TEMP VIEW members AS
+        SELECT id, kind, json_extract(params, '$.netns') AS netns,
+               coalesce(json_extract(params, '$.netns_ino'), 0) AS netns_ino,
+               json_extract(params, '$.ifindex') AS ifindex,
+               coalesce(json_extract(params, '$.direction'), '') AS direction,
+               json_extract(params, '$.dispatcher_id') AS dispatcher_id,
+               coalesce(json_extract(params, '$.xdp_mode'), '') AS xdp_mode,
+               coalesce(json_extract(params, '$.dispatcher_handle'), 0) AS tc_handle,
+               coalesce(json_extract(params, '$.tc_qdisc_created'), 0) AS qdisc_created
+        FROM links WHERE kind IN ({_HOOK_KINDS})
+                     AND json_extract(params, '$.dispatcher_id') IS NOT NULL;
+    INSERT INTO dispatchers (kind, netns, netns_ino, ifindex, direction, dispatcher_id,
+                             xdp_mode, tc_handle, qdisc_created)
+        SELECT kind, netns, netns_ino, ifindex, direction, dispatcher_id, xdp_mode, tc_handle,
+               max(qdisc_created)
+        FROM members GROUP BY {_HOOK_KEY};
+    UPDATE links SET dispatcher = (SELECT d.id FROM dispatchers d, members m
+                                   WHERE m.id = links.id AND d.kind = m.kind
+                                     AND d.netns_ino = m.netns_ino AND d.ifindex = m.ifindex
+                                     AND d.direction = m.direction)
+        WHERE id IN (SELECT id FROM members);
+    UPDATE links SET params = json_remove(params, '$.dispatcher_id', '$.xdp_mode',
+                                          '$.dispatcher_handle', '$.tc_qdisc_created')
+        WHERE dispatcher IS NOT NULL;
+    DROP VIEW members;
+    """,
 ]
 
 
-TABLES = frozenset({"programs", "program_globals", "program_metadata", "links", "link_metadata"})
+TABLES = frozenset(
+    {"programs", "program_globals", "program_metadata", "links", "link_metadata", "dispatchers"}
+)
+# a link's row with its dispatcher's (a member's hook: NULL otherwise)
+_LINK_ROWS = (
+    "SELECT l.*, d.dispatcher_id AS d_id, d.xdp_mode AS d_xdp_mode, d.tc_handle AS d_tc_handle,"
+    " d.qdisc_created AS d_qdisc_created FROM links l LEFT JOIN dispatchers d"
+    " ON d.id = l.dispatcher"
+)
 
 
 class StoreError(PreconditionError):
@@ -354,10 +411,13 @@ class Store:
         link_id: int | None = None,
     ) -> int:
         cur = self.db.execute(
-            "INSERT INTO links (id, program_id, kind, kernel_link_id, pin_path, params)"
-            " VALUES (?,?,?,?,?,?)",
-            (link_id, program_id, int(kind), kernel_link_id, pin_path, _params_json(attach)),
-        )
+            "INSERT INTO links (id, program_id, kind, kernel_link_id, pin_path, params,"
+            " dispatcher) VALUES (?,?,?,?,?,?,?)",
+            (
+                link_id, program_id, int(kind), kernel_link_id, pin_path, _params_json(attach),
+                self._dispatcher_row(kind, attach),
+            ),
+        )  # fmt: skip
         new_id = int(cur.lastrowid or 0)
         self.db.executemany(
             "INSERT INTO link_metadata (link_id, key, value) VALUES (?,?,?)",
@@ -371,9 +431,39 @@ class Store:
         return (int(row[0]) if row else 0) + 1
 
     def update_link(self, link_id: int, kernel_link_id: int | None, attach: Attach) -> None:
+        row = self.db.execute("SELECT kind FROM links WHERE id = ?", (link_id,)).fetchone()
+        if row is None:
+            return
+        dispatcher = self._dispatcher_row(BpfmanType(row[0]), attach)
         self.db.execute(
-            "UPDATE links SET kernel_link_id = ?, params = ? WHERE id = ?",
-            (kernel_link_id, _params_json(attach), link_id),
+            "UPDATE links SET kernel_link_id = ?, params = ?, dispatcher = ? WHERE id = ?",
+            (kernel_link_id, _params_json(attach), dispatcher, link_id),
+        )
+        self._drop_idle_dispatchers()
+
+    def _dispatcher_row(self, kind: BpfmanType, attach: Attach) -> int | None:
+        """The dispatchers row of a member link's hook, written as *attach* records it (a
+        new revision, the qdisc handed on); None for a link of no dispatcher."""
+        if not isinstance(attach, NetAttach) or attach.dispatcher is None:
+            return None
+        hook, d = attach.hook, attach.dispatcher
+        key = (int(kind), hook.netns_ino, hook.ifindex, hook.direction or "")
+        self.db.execute(
+            "INSERT INTO dispatchers (kind, netns_ino, ifindex, direction, netns, dispatcher_id,"
+            " xdp_mode, tc_handle, qdisc_created) VALUES (?,?,?,?,?,?,?,?,?)"
+            f" ON CONFLICT ({_HOOK_KEY}) DO UPDATE SET netns = excluded.netns,"
+            " dispatcher_id = excluded.dispatcher_id, xdp_mode = excluded.xdp_mode,"
+            " tc_handle = excluded.tc_handle, qdisc_created = excluded.qdisc_created",
+            (*key, hook.netns, d.dispatcher_id, d.xdp_mode, d.tc_handle, int(d.qdisc_created)),
+        )
+        q = "SELECT id FROM dispatchers WHERE kind = ? AND netns_ino = ? AND ifindex = ?"
+        return int(self.db.execute(q + " AND direction = ?", key).fetchone()[0])
+
+    def _drop_idle_dispatchers(self) -> None:
+        """Forget the dispatchers no link is a member of any more (their hook is empty)."""
+        self.db.execute(
+            "DELETE FROM dispatchers WHERE id NOT IN"
+            " (SELECT dispatcher FROM links WHERE dispatcher IS NOT NULL)"
         )
 
     def update_links(self, updates: Mapping[int, tuple[int | None, Attach]]) -> None:
@@ -384,13 +474,14 @@ class Store:
 
     def delete_link(self, link_id: int) -> None:
         self.db.execute("DELETE FROM links WHERE id = ?", (link_id,))
+        self._drop_idle_dispatchers()
 
     def links(self, program_id: int | None = None) -> list[LinkRecord]:
         if program_id is None:
-            rows = self.db.execute("SELECT * FROM links ORDER BY id").fetchall()
+            rows = self.db.execute(f"{_LINK_ROWS} ORDER BY l.id").fetchall()
         else:
             rows = self.db.execute(
-                "SELECT * FROM links WHERE program_id = ? ORDER BY id", (program_id,)
+                f"{_LINK_ROWS} WHERE l.program_id = ? ORDER BY l.id", (program_id,)
             ).fetchall()
         meta: dict[int, dict[str, str]] = {}
         for r in self.db.execute("SELECT link_id, key, value FROM link_metadata"):
@@ -398,7 +489,7 @@ class Store:
         return [self._link(r, meta.get(r["id"], {})) for r in rows]
 
     def link(self, link_id: int) -> LinkRecord | None:
-        row = self.db.execute("SELECT * FROM links WHERE id = ?", (link_id,)).fetchone()
+        row = self.db.execute(f"{_LINK_ROWS} WHERE l.id = ?", (link_id,)).fetchone()
         if row is None:
             return None
         meta = {
@@ -414,13 +505,18 @@ class Store:
         if pin_path is not None and self.layout is not None:
             pin_path = self.layout.link_pin(row["id"])
         kind = BpfmanType(row["kind"])
+        dispatcher = None
+        if row["d_id"] is not None:
+            dispatcher = DispatcherRecord(
+                row["d_id"], row["d_xdp_mode"], row["d_tc_handle"], bool(row["d_qdisc_created"])
+            )
         return LinkRecord(
             id=row["id"],
             program_id=row["program_id"],
             kind=kind,
             kernel_link_id=row["kernel_link_id"],
             pin_path=pin_path,
-            attach=attach_of(kind, json.loads(row["params"])),
+            attach=attach_of(kind, json.loads(row["params"]), dispatcher),
             metadata=meta,
         )
 
