@@ -65,6 +65,22 @@ def test_default_proceed_on_and_bad_verdicts() -> None:
 
 
 @pytest.mark.pure
+def test_verdict_words_are_the_hooks_return_codes() -> None:
+    """The --proceed-on words of each hook are its kernel return codes' names, plus the stub's
+    sentinel, which the config always proceeds on."""
+    from bpfman.dispatch import verdicts
+    from bpfman.kinds import TcAction, XdpAction
+
+    for hook, action in (("xdp", XdpAction), ("tc", TcAction)):
+        words = dict(verdicts.VERDICTS[hook])
+        assert words.pop("dispatcher_return") == config.DISPATCHER_RETURN[hook]
+        assert words == {a.name.lower(): int(a) for a in action if a.name != "NEXT"}
+        default = config.DEFAULT_PROCEED_ON[hook]
+        assert verdicts.names(hook, list(default)) == list(verdicts.DEFAULT_PROCEED_ON[hook])
+    assert config.DISPATCHER_RETURN == {"xdp": 31, "tc": 30}
+
+
+@pytest.mark.pure
 def test_order_priority_then_attached_then_name() -> None:
     slots = [
         Slot(1, 50, "zeta", position=1),

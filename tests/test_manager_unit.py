@@ -13,6 +13,7 @@ from typing import Any, cast
 
 import pytest
 
+from bpfman.dispatch import verdicts
 from bpfman.errors import InputError
 from bpfman.manager import parse, placement, readonly, store, views
 from bpfman.manager.models import (
@@ -94,7 +95,8 @@ def test_tracepoint_and_proceed_on() -> None:
     assert parse.proceed_on(BpfmanType.TC, ["unspec", "ok"]) == [-1, 0]
     with pytest.raises(InputError, match="one of"):
         parse.proceed_on(BpfmanType.XDP, ["shot"])
-    assert parse.proceed_on_names(BpfmanType.TC, [3, 30]) == ["pipe", "dispatcher_return"]
+    assert verdicts.names("tc", [3, 30]) == ["pipe", "dispatcher_return"]
+    assert verdicts.names("xdp", [2, 7]) == ["pass", "7"]
 
 
 def test_tcx_placement() -> None:

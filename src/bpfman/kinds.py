@@ -214,21 +214,3 @@ def kernel_type_word(value: int) -> str:
         return _KERNEL_WORDS.get(ProgramType(value)) or ProgramType(value).name.lower()
     except ValueError:
         return str(value)
-
-
-# Verdicts a dispatcher slot can proceed on, by bpfman's --proceed-on words
-# (the numbers of the gRPC API: the hook's return codes plus the stub's sentinel).
-XDP_VERDICTS = {"aborted": 0, "drop": 1, "pass": 2, "tx": 3, "redirect": 4, "dispatcher_return": 31}
-TC_VERDICTS = {
-    "unspec": -1,
-    "ok": 0,
-    "reclassify": 1,
-    "shot": 2,
-    "pipe": 3,
-    "stolen": 4,
-    "queued": 5,
-    "repeat": 6,
-    "redirect": 7,
-    "trap": 8,
-    "dispatcher_return": 30,
-}

@@ -214,10 +214,10 @@ def get_link_text(link: dict[str, Any], kind: int) -> str:
     ]
     for key in row.shown:
         value = body.get(key)
-        if key == "proceed_on" and value is not None:  # xdp, tc: the words of their verdicts
-            from bpfman.manager.readonly import proceed_on_words
+        if key == "proceed_on" and value is not None and row.dispatcher:  # xdp, tc: words
+            from bpfman.dispatch import verdicts
 
-            value = ", ".join(proceed_on_words(kind, value))
+            value = ", ".join(verdicts.names(row.dispatcher, list(value)))
         if key == "fn_name" and row.attach_type:  # fentry/fexit: the function the load named
             value = link.get("_attach_fn")
         pairs.append((LINK_LABELS[key], value))

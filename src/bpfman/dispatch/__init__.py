@@ -6,17 +6,48 @@ to the next one only for the verdicts in that slot's proceed-on set. Every
 change builds a new revision and swaps it in (``revision.apply``). Needs a
 kernel that loads extension programs (``features.available("freplace")``).
 
+    verdicts   the verdicts a slot proceeds on: --proceed-on words, numbers (pure data)
     config     slot order and the dispatcher config (pure)
     hook       a hook, its members, its running revision (pure data)
     extension  load a program of an object as an extension of a stub
     revision   build, swap, tear down; pins
     xdp, tc    the swap for each hook
+
+The names below are imported on first use, so that ``bpfman.dispatch.verdicts``
+comes without the rest (the CLI shows and parses the words).
 """
 
 from __future__ import annotations
 
-from bpfman.dispatch.config import MAX_PROGRAMS, Slot
-from bpfman.dispatch.hook import Hook, Member, State
-from bpfman.dispatch.revision import apply, teardown
+_LAZY = {
+    "MAX_PROGRAMS": "bpfman.dispatch.config",
+    "Slot": "bpfman.dispatch.config",
+    "Hook": "bpfman.dispatch.hook",
+    "Member": "bpfman.dispatch.hook",
+    "State": "bpfman.dispatch.hook",
+    "apply": "bpfman.dispatch.revision",
+    "teardown": "bpfman.dispatch.revision",
+}
 
 __all__ = ["MAX_PROGRAMS", "Hook", "Member", "Slot", "State", "apply", "teardown"]
+
+TYPE_CHECKING = False  # mypy reads the name as True
+if TYPE_CHECKING:
+    from bpfman.dispatch.config import MAX_PROGRAMS as MAX_PROGRAMS
+    from bpfman.dispatch.config import Slot as Slot
+    from bpfman.dispatch.hook import Hook as Hook
+    from bpfman.dispatch.hook import Member as Member
+    from bpfman.dispatch.hook import State as State
+    from bpfman.dispatch.revision import apply as apply
+    from bpfman.dispatch.revision import teardown as teardown
+
+
+def __getattr__(name: str) -> object:
+    import importlib
+
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bpfman.dispatch' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

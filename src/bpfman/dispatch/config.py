@@ -24,16 +24,19 @@ import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from bpfman.dispatch.verdicts import DEFAULT_PROCEED_ON as DEFAULT_WORDS
+from bpfman.dispatch.verdicts import VERDICTS
 from bpfman.errors import BpfError
-from bpfman.kinds import TC_VERDICTS, XDP_VERDICTS
 
 MAX_PROGRAMS = 10
 XDP_MAGIC = 236
 XDP_CONFIG_VERSION = 2
-DISPATCHER_RETURN = {"xdp": 31, "tc": 30}
-# proceed-on verdicts each hook knows (bpfman's --proceed-on words)
-VERDICTS = {"xdp": XDP_VERDICTS, "tc": TC_VERDICTS}
-DEFAULT_PROCEED_ON = {"xdp": (2, 31), "tc": (3, 30)}
+# what a stub returns when no program replaced it (the verdicts' "dispatcher_return")
+DISPATCHER_RETURN = {kind: words["dispatcher_return"] for kind, words in VERDICTS.items()}
+# the verdicts a slot proceeds on when its caller names none
+DEFAULT_PROCEED_ON = {
+    kind: tuple(VERDICTS[kind][w] for w in words) for kind, words in DEFAULT_WORDS.items()
+}
 CHAIN_END = {"xdp": 2, "tc": 0}  # what the dispatcher returns after the last slot: pass, ok
 
 _XDP = struct.Struct(f"<BBBB{MAX_PROGRAMS}I{MAX_PROGRAMS}I{MAX_PROGRAMS}I")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from bpfman.dispatch import verdicts
 from bpfman.errors import InputError
-from bpfman.kinds import TC_VERDICTS, XDP_VERDICTS
 from bpfman.manager.models import BpfmanType, ProgramRequest
 from bpfman.manager.typetable import LOAD_WORDS, TYPES
 
@@ -78,19 +78,15 @@ def tracepoint(value: str) -> tuple[str, str]:
     return parts[0], parts[1]
 
 
-XDP_PROCEED_ON = XDP_VERDICTS
-TC_PROCEED_ON = TC_VERDICTS
-XDP_DEFAULT_PROCEED_ON = ["pass", "dispatcher_return"]
-TC_DEFAULT_PROCEED_ON = ["pipe", "dispatcher_return"]
-
-
 def proceed_on(kind: BpfmanType, words: list[str]) -> list[int]:
-    """``--proceed-on`` words (or numbers) -> the API's numbers; empty -> the default."""
-    table = XDP_PROCEED_ON if kind == BpfmanType.XDP else TC_PROCEED_ON
-    default = XDP_DEFAULT_PROCEED_ON if kind == BpfmanType.XDP else TC_DEFAULT_PROCEED_ON
-    flat = [w for e in words for w in e.replace(",", " ").split()] or default
+    """``--proceed-on`` words (or numbers) of an xdp or tc attach -> the API's numbers; empty
+    -> the hook's default."""
+    hook = TYPES[kind].dispatcher
+    assert hook is not None, kind
+    table = verdicts.VERDICTS[hook]
+    flat = [w for e in words for w in e.replace(",", " ").split()]
     out: list[int] = []
-    for w in flat:
+    for w in flat or verdicts.DEFAULT_PROCEED_ON[hook]:
         if w in table:
             v = table[w]
         else:
@@ -104,12 +100,6 @@ def proceed_on(kind: BpfmanType, words: list[str]) -> list[int]:
         if v not in out:
             out.append(v)
     return out
-
-
-def proceed_on_names(kind: BpfmanType, values: list[int]) -> list[str]:
-    table = XDP_PROCEED_ON if kind == BpfmanType.XDP else TC_PROCEED_ON
-    rev = {v: k for k, v in table.items()}
-    return [rev.get(v, str(v)) for v in values]
 
 
 def priority(value: int) -> int:

@@ -54,27 +54,6 @@ def kernel_type_word(value: int) -> str:
     return KERNEL_TYPE_WORDS[value] if 0 <= value < len(KERNEL_TYPE_WORDS) else str(value)
 
 
-# the --proceed-on words of xdp and tc links' verdict numbers, by the dispatcher kind of their
-# type (typetable's ``dispatcher``): plain tables for ``get link``'s Proceed On row, as
-# ``parse.proceed_on_names`` words them from kinds' verdicts (checked equal by
-# tests/test_cli_startup.py), so that row costs no enum, dataclass or typing import
-PROCEED_ON_WORDS: dict[str, dict[int, str]] = {
-    "xdp": {0: "aborted", 1: "drop", 2: "pass", 3: "tx", 4: "redirect", 31: "dispatcher_return"},
-    "tc": {
-        -1: "unspec", 0: "ok", 1: "reclassify", 2: "shot", 3: "pipe", 4: "stolen", 5: "queued",
-        6: "repeat", 7: "redirect", 8: "trap", 30: "dispatcher_return",
-    },
-}  # fmt: skip
-
-
-def proceed_on_words(kind: int, values: Sequence[int]) -> list[str]:
-    """The --proceed-on words of verdicts *values* of a link of stored *kind* (xdp or tc;
-    a number without a word as itself)."""
-    row = TYPES.get(kind)
-    words = PROCEED_ON_WORDS.get(row.dispatcher or "", {}) if row is not None else {}
-    return [words.get(v, str(v)) for v in values]
-
-
 def public(result: dict[str, Any]) -> dict[str, Any]:
     """Drop the private ``_`` keys (CLI-only hints) from a result."""
     return {k: v for k, v in result.items() if not k.startswith("_")}
