@@ -1,4 +1,5 @@
-"""Shared fixtures: compiled test objects, root/kernel checks, and the residue check.
+"""Shared fixtures: compiled test objects, the CLI (``cli``, with ``cli.load``), a veth pair
+(``veth``), root/kernel checks, and the residue check.
 
 Every test runs under ``no_residue``: kernel programs, links and maps, bpffs
 pins and network namespaces that appear during a test must be gone after it.
@@ -30,6 +31,7 @@ import pytest
 
 if TYPE_CHECKING:
     from support.cli import Cli
+    from support.net import VethPair
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build" / "tests"
@@ -222,6 +224,16 @@ def cli() -> Iterator[Cli]:
     left = c.pins() if os.path.isdir(c.fs) else []
     c.cleanup()
     assert not left, f"bpfman left pins behind: {left}"
+
+
+@pytest.fixture
+def veth(request: pytest.FixtureRequest) -> Iterator[VethPair]:
+    """A veth pair with its peer end in a network namespace of its own (``support.net``),
+    both gone after the test; its netns is named after the test module."""
+    from support.net import VethPair
+
+    with VethPair(request.module.__name__.removeprefix("test_")) as pair:
+        yield pair
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -8,12 +8,7 @@ import pytest
 
 from bpfman.manager.crash import POINTS
 
-
-def load(cli, obj: str, env: dict[str, str] | None = None, rc: int | None = 0):
-    return cli(
-        "load", "file", "-p", obj, "--programs", "tracepoint:count_kill", "-o", "json",
-        env=env, rc=rc,
-    )  # fmt: skip
+KILL = "tracepoint:count_kill"
 
 
 def repair(cli) -> list[str]:
@@ -52,9 +47,9 @@ def test_crash_then_doctor_and_gc(cli, bpf_obj, point: str) -> None:
     crash_env = dict(cli.env, BPFMAN_CRASH_AT=point)
     op, _, _ = point.partition(":")
     if op == "load":
-        load(cli, bpf_obj("basic"), env=crash_env, rc=137)
+        cli.load(bpf_obj("basic"), KILL, env=crash_env, rc=137)
     else:
-        prog_id = load(cli, bpf_obj("basic")).json()[0]["kernel_info"]["id"]
+        prog_id = cli.load(bpf_obj("basic"), KILL).program_ids()[0]
         if op == "attach":
             cli("attach", str(prog_id), "tracepoint", "-t", "syscalls/sys_enter_kill",
                 env=crash_env, rc=137)  # fmt: skip
@@ -78,7 +73,7 @@ def test_gc_never_touches_a_foreign_program(cli, bpf_obj) -> None:
     """A pin in bpfman's fs whose program is not the one recorded is forgotten, not unloaded."""
     import bpfman
 
-    prog_id = load(cli, bpf_obj("basic")).json()[0]["kernel_info"]["id"]
+    prog_id = cli.load(bpf_obj("basic"), KILL).program_ids()[0]
     with bpfman.load(bpf_obj("basic")) as other:
         foreign = other.programs["count_getppid"]
         os.unlink(f"{cli.fs}/prog_{prog_id}")

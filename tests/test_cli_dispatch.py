@@ -35,12 +35,6 @@ pytestmark = pytest.mark.requires("freplace")
 
 
 @pytest.fixture
-def veth() -> Iterator[VethPair]:
-    with VethPair("dsp") as pair:
-        yield pair
-
-
-@pytest.fixture
 def mgr(cli) -> Iterator[Manager]:
     """The same manager in this process: set-up and checks without a CLI start each
     (a CLI call costs seconds in the VM); what the test is about goes through the CLI."""
@@ -48,7 +42,9 @@ def mgr(cli) -> Iterator[Manager]:
         yield m
 
 
-def load(mgr: Manager, bpf_obj, programs: str) -> list[int]:
+def load_here(mgr: Manager, bpf_obj, programs: str) -> list[int]:
+    """Load *programs* of net.bpf.c in this process (set-up: a CLI call costs seconds in
+    the VM); their ids."""
     spec = LoadSpec(parse_requests([programs]), path=bpf_obj("net"))
     return [rec.id for rec in mgr.load(spec)]
 
@@ -79,8 +75,8 @@ def net_of(mgr: Manager, link_id: int) -> NetAttach:
 
 def test_xdp_chain_and_unloading_the_first_keeps_the_rest(cli, mgr, bpf_obj, veth) -> None:
     """bpfman issue #791: after the first program leaves, the others keep their proceed-on."""
-    (first,) = load(mgr, bpf_obj, "xdp:xdp_pass")
-    second, third = load(mgr, bpf_obj, "xdp:xdp_pass2 xdp:xdp_drop")
+    (first,) = load_here(mgr, bpf_obj, "xdp:xdp_pass")
+    second, third = load_here(mgr, bpf_obj, "xdp:xdp_pass2 xdp:xdp_drop")
     l3 = attach(cli, third, "xdp", veth.host, 30)
     l1 = attach(cli, first, "xdp", veth.host, 10)
     l2 = attach(cli, second, "xdp", veth.host, 20, "--proceed-on", "drop")
@@ -125,7 +121,7 @@ def test_xdp_chain_and_unloading_the_first_keeps_the_rest(cli, mgr, bpf_obj, vet
 
 
 def test_xdp_eleventh_program_is_refused(cli, mgr, bpf_obj, veth) -> None:
-    (prog,) = load(mgr, bpf_obj, "xdp:xdp_pass")
+    (prog,) = load_here(mgr, bpf_obj, "xdp:xdp_pass")
     links = [attach_here(mgr, prog, BpfmanType.XDP, veth.host, 100 - i) for i in range(10)]
     r = cli("attach", str(prog), "xdp", "-i", veth.host, "-p", "5", rc=1)
     assert "at most 10" in r.err and "already runs 10 programs" in r.err
@@ -137,7 +133,7 @@ def test_xdp_eleventh_program_is_refused(cli, mgr, bpf_obj, veth) -> None:
 
 
 def test_xdp_in_another_netns_and_swaps_lose_no_packets(cli, mgr, bpf_obj, veth) -> None:
-    a, b = load(mgr, bpf_obj, "xdp:xdp_pass xdp:xdp_pass2")
+    a, b = load_here(mgr, bpf_obj, "xdp:xdp_pass xdp:xdp_pass2")
     la = attach(cli, a, "xdp", veth.peer, 10, "-n", veth.netns_path)
     sent = arrived = 0
     stop = threading.Event()
@@ -169,7 +165,7 @@ def test_xdp_in_another_netns_and_swaps_lose_no_packets(cli, mgr, bpf_obj, veth)
 
 
 def test_tc_chain_directions_and_qdisc(cli, mgr, bpf_obj, veth) -> None:
-    ing, drop, egr = load(mgr, bpf_obj, "tc:tc_ingress tc:tc_drop tc:tc_egress")
+    ing, drop, egr = load_here(mgr, bpf_obj, "tc:tc_ingress tc:tc_drop tc:tc_egress")
     li = attach(cli, ing, "tc", veth.host, 20, "-d", "ingress", "--proceed-on", "ok")
     le = attach_here(mgr, egr, BpfmanType.TC, veth.host, 20, direction="egress")
     assert "clsact" in qdiscs(veth.host_index)
@@ -194,7 +190,7 @@ def test_tc_chain_directions_and_qdisc(cli, mgr, bpf_obj, veth) -> None:
 
 
 def test_xdp_crash_after_swap_is_repaired(cli, mgr, bpf_obj, veth) -> None:
-    a, b = load(mgr, bpf_obj, "xdp:xdp_pass xdp:xdp_drop")
+    a, b = load_here(mgr, bpf_obj, "xdp:xdp_pass xdp:xdp_drop")
     la = attach_here(mgr, a, BpfmanType.XDP, veth.host, 10)
     env = dict(cli.env, BPFMAN_CRASH_AT="attach:after-kernel")
     cli("attach", str(b), "xdp", "-i", veth.host, "-p", "20", env=env, rc=137)
@@ -213,7 +209,7 @@ def test_xdp_crash_after_swap_is_repaired(cli, mgr, bpf_obj, veth) -> None:
 def test_gc_forgets_a_lost_program_with_two_links_on_one_hook(cli, mgr, bpf_obj, veth) -> None:
     """gc drops each link before the next revision: the second detach must not reload the
     first link's program, whose pin is gone, and leave the hook's dispatcher running."""
-    (prog,) = load(mgr, bpf_obj, "xdp:xdp_pass")
+    (prog,) = load_here(mgr, bpf_obj, "xdp:xdp_pass")
     attach_here(mgr, prog, BpfmanType.XDP, veth.host, 10)
     attach_here(mgr, prog, BpfmanType.XDP, veth.host, 20)
     os.unlink(f"{cli.fs}/prog_{prog}")
@@ -225,7 +221,7 @@ def test_gc_forgets_a_lost_program_with_two_links_on_one_hook(cli, mgr, bpf_obj,
 
 
 def test_tc_crash_after_swap_is_repaired(cli, mgr, bpf_obj, veth) -> None:
-    ing, drop = load(mgr, bpf_obj, "tc:tc_ingress tc:tc_drop")
+    ing, drop = load_here(mgr, bpf_obj, "tc:tc_ingress tc:tc_drop")
     attach_here(mgr, ing, BpfmanType.TC, veth.host, 20, direction="ingress")
     env = dict(cli.env, BPFMAN_CRASH_AT="attach:after-kernel")
     cli("attach", str(drop), "tc", "-i", veth.host, "-d", "ingress", "-p", "10", env=env,
@@ -245,7 +241,7 @@ def test_tc_crash_after_swap_is_repaired(cli, mgr, bpf_obj, veth) -> None:
 def test_tc_dispatcher_filter_removed_behind_our_back(cli, mgr, bpf_obj, veth) -> None:
     from pyroute2 import IPRoute
 
-    ing, egr = load(mgr, bpf_obj, "tc:tc_ingress tc:tc_egress")
+    ing, egr = load_here(mgr, bpf_obj, "tc:tc_ingress tc:tc_egress")
     li = attach_here(mgr, ing, BpfmanType.TC, veth.host, 20, direction="ingress")
     attach_here(mgr, egr, BpfmanType.TC, veth.host, 30, direction="ingress")
     disp = net_of(mgr, li).dispatcher
@@ -269,7 +265,7 @@ def test_tc_dispatcher_filter_removed_behind_our_back(cli, mgr, bpf_obj, veth) -
 def test_interface_removed_under_the_dispatchers(cli, mgr, bpf_obj) -> None:
     pair = VethPair("gone")
     try:
-        xdp_prog, tc_prog = load(mgr, bpf_obj, "xdp:xdp_pass tc:tc_ingress")
+        xdp_prog, tc_prog = load_here(mgr, bpf_obj, "xdp:xdp_pass tc:tc_ingress")
         attach_here(mgr, xdp_prog, BpfmanType.XDP, pair.host, 10)
         attach_here(mgr, xdp_prog, BpfmanType.XDP, pair.host, 20)
         attach_here(mgr, tc_prog, BpfmanType.TC, pair.host, 10, direction="ingress")
@@ -285,7 +281,7 @@ def test_xdp_dispatcher_mode_from_config(cli, bpf_obj, veth, tmp_path) -> None:
     conf = tmp_path / "bpfman.toml"
     conf.write_text(f'[interfaces.{veth.host}]\nxdp_mode = "skb"\n')
     with Manager(cli.runtime, config_path=str(conf)) as m:
-        a, b = load(m, bpf_obj, "xdp:xdp_pass xdp:xdp_pass2")  # b uses a's maps
+        a, b = load_here(m, bpf_obj, "xdp:xdp_pass xdp:xdp_pass2")  # b uses a's maps
         try:
             la = attach_here(m, a, BpfmanType.XDP, veth.host, 10)
             attach_here(m, b, BpfmanType.XDP, veth.host, 20)

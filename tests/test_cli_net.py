@@ -8,18 +8,7 @@ import pytest
 
 import bpfman
 from bpfman import features, netns
-from support.net import TC_EGRESS, TC_INGRESS, XDP_DROP, XDP_PASS, VethPair, qdiscs
-
-
-@pytest.fixture
-def veth():
-    with VethPair("mgr") as pair:
-        yield pair
-
-
-def load(cli, bpf_obj, programs: str) -> list[int]:
-    out = cli("load", "file", "-p", bpf_obj("net"), "--programs", programs, "-o", "json").json()
-    return [p["kernel_info"]["id"] for p in out]
+from support.net import TC_EGRESS, TC_INGRESS, XDP_DROP, XDP_PASS, qdiscs
 
 
 def counter(cli, owner: int, slot: int) -> int:
@@ -28,7 +17,7 @@ def counter(cli, owner: int, slot: int) -> int:
 
 
 def test_xdp_attach_count_and_one_program_per_hook(cli, bpf_obj, veth) -> None:
-    xdp_pass, xdp_drop = load(cli, bpf_obj, "xdp:xdp_pass xdp:xdp_drop")
+    xdp_pass, xdp_drop = cli.load(bpf_obj("net"), "xdp:xdp_pass xdp:xdp_drop").program_ids()
     link = cli("attach", str(xdp_pass), "xdp", "-i", veth.host, "-p", "50", "-o", "json").json()
     info = link["attach"]["xdp_attach_info"]
     assert info["iface"] == veth.host and info["priority"] == 50 and info["position"] == 0
@@ -50,7 +39,7 @@ def test_xdp_attach_count_and_one_program_per_hook(cli, bpf_obj, veth) -> None:
 
 
 def test_xdp_in_another_netns(cli, bpf_obj, veth) -> None:
-    (xdp_drop,) = load(cli, bpf_obj, "xdp:xdp_drop")
+    (xdp_drop,) = cli.load(bpf_obj("net"), "xdp:xdp_drop").program_ids()
     r = cli("attach", str(xdp_drop), "xdp", "-i", veth.peer, "-p", "5", rc=1)
     assert veth.peer in r.err  # not in our netns
     r = cli("attach", str(xdp_drop), "xdp", "-i", veth.peer, "-p", "5", "-n", "/run/netns/nope",
@@ -71,7 +60,7 @@ def test_xdp_in_another_netns(cli, bpf_obj, veth) -> None:
 
 
 def test_tc_ingress_egress_and_qdisc_cleanup(cli, bpf_obj, veth) -> None:
-    ing, egr = load(cli, bpf_obj, "tc:tc_ingress tc:tc_egress")
+    ing, egr = cli.load(bpf_obj("net"), "tc:tc_ingress tc:tc_egress").program_ids()
     a = cli("attach", str(ing), "tc", "-d", "ingress", "-i", veth.host, "-p", "10",
             "-o", "json").json()  # fmt: skip
     b = cli("attach", str(egr), "tc", "-d", "egress", "-i", veth.host, "-p", "10",
@@ -100,7 +89,7 @@ def test_tc_ingress_egress_and_qdisc_cleanup(cli, bpf_obj, veth) -> None:
 
 
 def test_tc_unload_removes_filters(cli, bpf_obj, veth) -> None:
-    (ing,) = load(cli, bpf_obj, "tc:tc_ingress")
+    (ing,) = cli.load(bpf_obj("net"), "tc:tc_ingress").program_ids()
     cli("attach", str(ing), "tc", "-d", "ingress", "-i", veth.host, "-p", "10")
     assert "clsact" in qdiscs(veth.host_index)
     cli("unload", str(ing))
@@ -110,7 +99,7 @@ def test_tc_unload_removes_filters(cli, bpf_obj, veth) -> None:
 
 @pytest.mark.requires("tcx")
 def test_tcx_priority_gives_kernel_order(cli, bpf_obj, veth) -> None:
-    a, b, stop = load(cli, bpf_obj, "tcx:tcx_a tcx:tcx_b tcx:tcx_stop")
+    a, b, stop = cli.load(bpf_obj("net"), "tcx:tcx_a tcx:tcx_b tcx:tcx_stop").program_ids()
     lb = cli("attach", str(b), "tcx", "-d", "ingress", "-i", veth.host, "-p", "50",
              "-o", "json").json()["link_id"]  # fmt: skip
     ls = cli("attach", str(stop), "tcx", "-d", "ingress", "-i", veth.host, "-p", "100",
@@ -143,7 +132,7 @@ def test_tcx_priority_gives_kernel_order(cli, bpf_obj, veth) -> None:
 
 
 def test_tc_crash_after_attach_is_repaired(cli, bpf_obj, veth) -> None:
-    (ing,) = load(cli, bpf_obj, "tc:tc_ingress")
+    (ing,) = cli.load(bpf_obj("net"), "tc:tc_ingress").program_ids()
     env = dict(cli.env, BPFMAN_CRASH_AT="attach:after-kernel")
     cli("attach", str(ing), "tc", "-d", "ingress", "-i", veth.host, "-p", "10", env=env, rc=137)
     assert veth.send(2, to="host") == 2
@@ -172,7 +161,7 @@ def test_tc_crash_after_attach_is_repaired(cli, bpf_obj, veth) -> None:
 def test_xdp_mode_from_config(cli, bpf_obj, veth, tmp_path) -> None:
     from bpfman.attach import xdp as xdp_attach
 
-    (xdp_pass,) = load(cli, bpf_obj, "xdp:xdp_pass")
+    (xdp_pass,) = cli.load(bpf_obj("net"), "xdp:xdp_pass").program_ids()
     conf = tmp_path / "bpfman.toml"
     conf.write_text(f'[interfaces.{veth.host}]\nxdp_mode = "skb"\n')
     link = cli("--config", str(conf), "attach", str(xdp_pass), "xdp", "-i", veth.host,
@@ -212,8 +201,8 @@ def test_doctor_leaves_another_managers_tc_dispatcher_alone(cli, veth) -> None:
 
 
 def test_gc_hands_the_qdisc_on_when_it_forgets_a_tc_link(cli, bpf_obj, veth) -> None:
-    (ing,) = load(cli, bpf_obj, "tc:tc_ingress")
-    (egr,) = load(cli, bpf_obj, "tc:tc_egress")
+    (ing,) = cli.load(bpf_obj("net"), "tc:tc_ingress").program_ids()
+    (egr,) = cli.load(bpf_obj("net"), "tc:tc_egress").program_ids()
     cli("attach", str(ing), "tc", "-i", veth.host, "-d", "ingress", "-p", "5")  # makes clsact
     cli("attach", str(egr), "tc", "-i", veth.host, "-d", "egress", "-p", "5")
     os.unlink(f"{cli.fs}/prog_{ing}")  # program ing is lost behind bpfman's back

@@ -13,10 +13,6 @@ import bpfman
 from bpfman import features
 
 
-def load(cli, obj: str, programs: str, rc: int | None = 0):
-    return cli("load", "file", "-p", obj, "--programs", programs, "-o", "json", rc=rc)
-
-
 def counts(cli, owner: int) -> list[int]:
     with bpfman.Map.from_pin(f"{cli.fs}/maps/{owner}/counts") as m:
         return [int.from_bytes(m[i], "little") for i in range(8)]
@@ -30,7 +26,7 @@ def unlink_tmp(n: int) -> None:
 
 
 def test_uprobe_and_uretprobe_with_pid_filter(cli, bpf_obj) -> None:
-    progs = load(cli, bpf_obj("mgr_probes"), "uprobe:up uretprobe:upret").json()
+    progs = cli.load(bpf_obj("mgr_probes"), "uprobe:up uretprobe:upret").json()
     up, upret = (p["kernel_info"]["id"] for p in progs)
     assert progs[1]["info"]["map_pin_path"].endswith(f"/maps/{upret}")  # each its own map dir
     me = str(os.getpid())
@@ -58,7 +54,7 @@ def test_uprobe_and_uretprobe_with_pid_filter(cli, bpf_obj) -> None:
 
 
 def test_uprobe_errors(cli, bpf_obj) -> None:
-    up = load(cli, bpf_obj("mgr_probes"), "uprobe:up").json()[0]["kernel_info"]["id"]
+    up = cli.load(bpf_obj("mgr_probes"), "uprobe:up").program_ids()[0]
     r = cli("attach", str(up), "uprobe", "-t", "/nonexistent/bin", "-f", "main", rc=1)
     assert "/nonexistent/bin" in r.err
     r = cli("attach", str(up), "uprobe", "-t", "libc", "-f", "no_such_function_xyz", rc=1)
@@ -71,7 +67,7 @@ def test_uprobe_errors(cli, bpf_obj) -> None:
 
 @pytest.mark.kernel_feature
 def test_kprobe_and_kretprobe(cli, bpf_obj) -> None:
-    progs = load(cli, bpf_obj("mgr_probes"), "kprobe:kp kretprobe:kpret").json()
+    progs = cli.load(bpf_obj("mgr_probes"), "kprobe:kp kretprobe:kpret").json()
     kp, kpret = (p["kernel_info"]["id"] for p in progs)
     if not features.available("kprobe"):
         r = cli("attach", str(kp), "kprobe", "-f", "do_unlinkat", rc=1)
@@ -97,11 +93,11 @@ def test_kprobe_and_kretprobe(cli, bpf_obj) -> None:
 def test_fentry_fexit(cli, bpf_obj, kind: str, name: str, slot: int) -> None:
     entry = f"{kind}:{name}:do_unlinkat"
     if not features.available("trampolines"):
-        r = load(cli, bpf_obj("mgr_probes"), entry, rc=1)
+        r = cli.load(bpf_obj("mgr_probes"), entry, rc=1)
         assert "this kernel refuses trampoline programs (fentry/fexit/freplace)" in r.err
         assert cli.pins() == [] and cli.db_rows()["programs"] == 0
         return
-    prog = load(cli, bpf_obj("mgr_probes"), entry).json()[0]
+    prog = cli.load(bpf_obj("mgr_probes"), entry).json()[0]
     prog_id = prog["kernel_info"]["id"]
     link = cli("attach", str(prog_id), kind, "-o", "json").json()
     unlink_tmp(2)

@@ -22,7 +22,7 @@ from bpfman.attach import xdp as xdp_attach
 from bpfman.dispatch import Hook, Member, Slot, State, apply, config
 from bpfman.dispatch.extension import load_extension
 from bpfman.link import Link
-from support.net import VethPair, qdiscs, udp_probe
+from support.net import qdiscs, udp_probe
 
 XDP_PASS, XDP_DROP = 2, 1
 
@@ -173,12 +173,6 @@ def test_doctor_names_a_vanished_dispatcher_filter() -> None:
 def members(bpf_obj) -> Iterator[bpfman.Object]:
     with bpfman.load(bpf_obj("dispatch")) as obj:
         yield obj
-
-
-@pytest.fixture
-def veth() -> Iterator[VethPair]:
-    with VethPair("disp") as pair:
-        yield pair
 
 
 def member(obj: bpfman.Object, key: int, name: str, prio: int, proceed_on=(), state=None):

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -102,18 +101,12 @@ def test_execsnoop_reports_an_exec_with_its_parent(script: str, exe: str) -> Non
         snoop.stop()
 
 
-@pytest.fixture
-def pair() -> Iterator[VethPair]:
-    with VethPair("ex") as p:
-        yield p
-
-
-def test_xdp_counter_test_run_then_live_packets(pair: VethPair) -> None:
-    counter = Running("xdp_counter.py", pair.host)
+def test_xdp_counter_test_run_then_live_packets(veth: VethPair) -> None:
+    counter = Running("xdp_counter.py", veth.host)
     try:
         assert counter.line() == "test_run: PASS, counted {17: 3}"
-        assert counter.line().startswith(f"counting on {pair.host}")
-        assert pair.send(5) == 5  # UDP from the netns to the host end, through the program
+        assert counter.line().startswith(f"counting on {veth.host}")
+        assert veth.send(5) == 5  # UDP from the netns to the host end, through the program
         out = counter.finish()
     finally:
         counter.stop()

@@ -14,7 +14,6 @@ import pytest
 from bpfman import _sys
 from bpfman.link import Link
 from support.cli import BPFMAN, Cli
-from support.net import VethPair
 
 
 def one_line(r, rc: int, *words: str) -> None:
@@ -92,12 +91,6 @@ def test_concurrent_first_use_mounts_one_bpffs() -> None:
         c.cleanup()
         while os.path.ismount(c.fs):  # (stacked mounts, if the test failed)
             subprocess.run(["umount", c.fs], check=False)
-
-
-@pytest.fixture
-def veth():
-    with VethPair("flt") as pair:
-        yield pair
 
 
 def test_doctor_sees_a_link_detached_behind_its_back(cli, bpf_obj, veth) -> None:

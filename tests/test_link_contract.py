@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import ExitStack
 
 import pytest
@@ -78,12 +78,6 @@ KINDS: dict[str, tuple[Attach, type[bpfman.Link], type[bpfman.Link] | None]] = {
     "tcx": (_tcx, TcxLink, TcxLink),
 }
 NEEDS = {"tcx": "tcx"}  # kinds not every kernel has (tcx: Linux 6.6)
-
-
-@pytest.fixture
-def veth() -> Iterator[VethPair]:
-    with VethPair("lct") as pair:
-        yield pair
 
 
 @pytest.mark.parametrize(

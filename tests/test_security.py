@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import pytest
 
 from support.cli import Cli
-from support.net import XDP_PASS, VethPair
+from support.net import XDP_PASS
 
 
 @dataclass(frozen=True)
@@ -202,12 +202,6 @@ def test_a_newer_database_schema_is_refused(runtime) -> None:
     db.close()
     r = runtime("list", "programs", rc=None)
     one_line_error(r, f"schema 99 is newer than this bpfman ({version})")
-
-
-@pytest.fixture
-def veth():
-    with VethPair("sec") as pair:
-        yield pair
 
 
 def test_gc_leaves_planted_entries_alone(runtime, user, victim, veth, bpf_obj) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from bpfman.attach.sections import SECTION_DEFS
-from bpfman.dispatch import config
+from bpfman.dispatch import config, verdicts
 from bpfman.kinds import AttachType, ProgramType, kernel_type_word
 from bpfman.manager import attacher, models, parse, readonly, typetable
 from bpfman.manager.models import BpfmanType, ProgramRequest
@@ -105,6 +105,7 @@ def test_hooks_and_dispatchers() -> None:
         if row.dispatcher is not None:
             assert row.hook is not None, row
             assert row.dispatcher in config.DISPATCHER_RETURN, row
+            assert row.dispatcher in verdicts.VERDICTS, row  # its --proceed-on words
         # a dispatcher's slot is what proceed-on words configure
         assert ("proceed_on" in row.attach_fields) == (row.dispatcher is not None), row
 

@@ -23,7 +23,6 @@ import bpfman
 from bpfman import elf, features
 from bpfman.manager.store import Store
 from support.cli import BPFMAN
-from support.net import VethPair
 from support.registry import LocalRegistry
 
 UPSTREAM = Path(__file__).resolve().parent.parent / "build" / "tests" / "upstream"
@@ -286,12 +285,6 @@ def test_exit_status(cli, tmp_path) -> None:
 
 GO_APP = ["kprobe:kprobe_counter", "tracepoint:tracepoint_kill_recorder", "tc:stats",
           "tcx:tcx_stats", "uprobe:uprobe_counter", "xdp:xdp_stats"]  # fmt: skip
-
-
-@pytest.fixture
-def veth() -> Iterator[VethPair]:
-    with VethPair("up") as pair:
-        yield pair
 
 
 def rows(text: str, title: str = "") -> dict[str, list[str]]:

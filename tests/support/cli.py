@@ -24,6 +24,10 @@ class Result:
     def json(self) -> Any:
         return json.loads(self.out)
 
+    def program_ids(self) -> list[int]:
+        """The kernel ids of the programs a ``load ... -o json`` loaded, in order."""
+        return [int(p["kernel_info"]["id"]) for p in self.json()]
+
 
 class Cli:
     """``cli("list", "programs")`` runs ``bpfman --runtime-dir RT list programs``."""
@@ -45,6 +49,21 @@ class Cli:
             cmd = " ".join(args)
             assert p.returncode == rc, f"bpfman {cmd} -> {p.returncode}\n{p.stderr}{p.stdout}"
         return res
+
+    def load(
+        self,
+        path: str,
+        programs: str,
+        *args: str,
+        rc: int | None = 0,
+        env: dict[str, str] | None = None,
+    ) -> Result:
+        """``bpfman load file -p PATH --programs PROGRAMS ARGS -o json`` (*programs*:
+        ``TYPE:NAME ...``); ``.program_ids()`` are the loaded programs' ids."""
+        return self(
+            "load", "file", "-p", path, "--programs", programs, *args, "-o", "json",
+            rc=rc, env=env,
+        )  # fmt: skip
 
     @property
     def fs(self) -> str:
