@@ -43,11 +43,11 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:  # (also how ``from bpfman.dispatch import verdicts`` finds a submodule)
+        raise AttributeError(f"module 'bpfman.dispatch' has no attribute {name!r}")
     import importlib
 
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'bpfman.dispatch' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
