@@ -26,7 +26,7 @@ from bpfman.server import bpfman_pb2 as pb
 from bpfman.server import bpfman_pb2_grpc as pb_grpc
 from support import daemon as daemon_support
 from support.cli import BPFMAN, Cli
-from support.daemon import FAST_RECONNECT, Daemon, rpc_error
+from support.daemon import FAST_RECONNECT, Daemon, load_request, rpc_error
 from support.net import TC_INGRESS, TCX_A, XDP_DROP, XDP_PASS, VethPair
 
 C = grpc.StatusCode
@@ -35,14 +35,6 @@ daemon, rpc = daemon_support.daemon, daemon_support.rpc  # the module's daemon (
 
 def pid_bytes() -> bytes:
     return os.getpid().to_bytes(4, "little")
-
-
-def load_request(path: str, *programs: tuple[str, Any], **kw: Any) -> pb.LoadRequest:
-    return pb.LoadRequest(
-        bytecode=pb.BytecodeLocation(file=path),
-        info=[pb.LoadInfo(name=n, program_type=t) for n, t in programs],
-        **kw,
-    )
 
 
 def tracepoint(tp: str) -> pb.AttachInfo:

@@ -12,18 +12,10 @@ import pytest
 
 from bpfman.server import bpfman_pb2 as pb
 from support import daemon as daemon_support
-from support.daemon import RpcFailure, rpc_error
+from support.daemon import KILL, RpcFailure, load_request, rpc_error
 
 C = grpc.StatusCode
 daemon, rpc = daemon_support.daemon, daemon_support.rpc  # the module's daemon (pytest fixtures)
-
-
-def load_request(path: str, name: str = "count_kill", **kw) -> pb.LoadRequest:
-    return pb.LoadRequest(
-        bytecode=pb.BytecodeLocation(file=path),
-        info=[pb.LoadInfo(name=name, program_type=pb.TRACEPOINT)],
-        **kw,
-    )
 
 
 def refused(call) -> RpcFailure:
@@ -41,7 +33,7 @@ def test_metadata_and_globals_over_the_limits(rpc, bpf_obj) -> None:
         ({"metadata": {f"k{i}": "v" for i in range(65)}}, "65 entries, at most 64"),
         ({"global_data": {"target_pid": b"\0" * 5000}}, "global data: 5000 bytes"),
     ]:
-        err = refused(lambda kw=kw: stub.Load(load_request(obj, **kw)))
+        err = refused(lambda kw=kw: stub.Load(load_request(obj, KILL, **kw)))
         assert err.code() == C.INVALID_ARGUMENT and why in err.details(), err.details()
     assert stub.List(pb.ListRequest(bpfman_programs_only=True)).results == []
     r = cli("load", "file", "-p", obj, "--programs", "tracepoint:count_kill",
@@ -52,7 +44,7 @@ def test_metadata_and_globals_over_the_limits(rpc, bpf_obj) -> None:
 def test_a_huge_value_is_not_echoed_whole(rpc, bpf_obj) -> None:
     """A 64 kB name echoed whole overflowed the status trailer ("Stream removed")."""
     stub, _ = rpc
-    err = refused(lambda: stub.Load(load_request(bpf_obj("basic"), name="n" * 65536)))
+    err = refused(lambda: stub.Load(load_request(bpf_obj("basic"), ("n" * 65536, pb.TRACEPOINT))))
     assert err.code() == C.INVALID_ARGUMENT, (err.code(), err.details())
     assert "characters)" in err.details()
 
@@ -65,7 +57,7 @@ def test_fifo_and_socket_as_bytecode(rpc, tmp_path) -> None:
     sock.bind(str(tmp_path / "sock"))
     try:
         for path in (fifo, str(tmp_path / "sock")):
-            err = refused(lambda path=path: stub.Load(load_request(path)))
+            err = refused(lambda path=path: stub.Load(load_request(path, KILL)))
             assert err.code() == C.INVALID_ARGUMENT and "not a regular file" in err.details()
     finally:
         sock.close()

@@ -33,7 +33,7 @@ from bpfman.server import bpfman_pb2 as pb
 from bpfman.server import bpfman_pb2_grpc as pb_grpc
 from support import daemon as daemon_support
 from support.cli import Cli
-from support.daemon import EMPTY_DB, rpc_error
+from support.daemon import EMPTY_DB, load, rpc_error
 from support.net import (
     TC_DROP,
     TC_EGRESS,
@@ -59,16 +59,6 @@ def mgr(rpc: tuple[Stub, Cli]) -> Iterator[Manager]:
     """A Manager on the daemon's runtime, in this process: reads links (no RPC returns one)."""
     with Manager(rpc[1].runtime) as m:
         yield m
-
-
-def load(stub: Stub, path: str, *programs: tuple[str, Any], **kw: Any) -> list[int]:
-    """Load *programs* of one object (the first owns the maps); their ids."""
-    req = pb.LoadRequest(
-        bytecode=pb.BytecodeLocation(file=path),
-        info=[pb.LoadInfo(name=n, program_type=t) for n, t in programs],
-        **kw,
-    )
-    return [p.kernel_info.id for p in stub.Load(req).programs]
 
 
 def attach(stub: Stub, prog: int, info: Any) -> int:

@@ -20,6 +20,7 @@ from bpfman.manager.paths import Paths
 from bpfman.server import bpfman_pb2 as pb
 from bpfman.server import translate
 from support import daemon as daemon_support
+from support.daemon import GETPPID, load
 
 daemon, rpc = daemon_support.daemon, daemon_support.rpc  # the module's daemon (pytest fixtures)
 
@@ -33,14 +34,6 @@ def listed(stub, **kw) -> dict[int, pb.ListResponse.ListResult]:
     return {r.kernel_info.id: r for r in stub.List(pb.ListRequest(**kw)).results}
 
 
-def load(stub, obj: str, name: str = "count_getppid") -> int:
-    req = pb.LoadRequest(
-        bytecode=pb.BytecodeLocation(file=obj),
-        info=[pb.LoadInfo(name=name, program_type=pb.TRACEPOINT)],
-    )
-    return int(stub.Load(req).programs[0].kernel_info.id)
-
-
 def test_answers_follow_every_change(rpc, bpf_obj) -> None:
     """What the daemon keeps is dropped by any commit (its own, a CLI process's) and by the
     kernel's programs coming and going."""
@@ -48,7 +41,7 @@ def test_answers_follow_every_change(rpc, bpf_obj) -> None:
     obj = bpf_obj("basic")
     before = listed(stub, bpfman_programs_only=True)
     assert before == {}
-    ours = load(stub, obj)
+    (ours,) = load(stub, obj, GETPPID)
     assert set(listed(stub, bpfman_programs_only=True)) == {ours}
     assert stub.Get(pb.GetRequest(id=ours)).info.links == []
 
@@ -91,7 +84,7 @@ def test_readers_do_not_wait_for_a_writer(rpc, bpf_obj) -> None:
     write in progress), List and Get answer through the daemon and the CLI alike, with
     what was committed; the held write is invisible until it commits."""
     stub, cli = rpc
-    prog = load(stub, bpf_obj("basic"))
+    (prog,) = load(stub, bpf_obj("basic"), GETPPID)
     paths = Paths(cli.runtime)
     db = sqlite3.connect(paths.db, isolation_level=None)
     try:
@@ -144,7 +137,7 @@ def test_list_and_get_while_programs_come_and_go(rpc, bpf_obj) -> None:
         t.start()
     try:
         for _ in range(6):
-            prog = load(stub, obj)
+            (prog,) = load(stub, obj, GETPPID)
             link = stub.Attach(pb.AttachRequest(id=prog, attach=TRACEPOINT)).link_id
             stub.Detach(pb.DetachRequest(link_id=link))
             stub.Unload(pb.UnloadRequest(id=prog))

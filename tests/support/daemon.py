@@ -17,12 +17,16 @@ from typing import Any, cast
 import grpc
 import pytest
 
+from bpfman.server import bpfman_pb2 as pb
 from bpfman.server import bpfman_pb2_grpc as pb_grpc
 from support.cli import BPFMAN, Cli
 
 # the client retries every 20 ms while the daemon starts (gRPC's default backoff is 1 s)
 FAST_RECONNECT = [("grpc.initial_reconnect_backoff_ms", 20)]
 EMPTY_DB = {"programs": 0, "links": 0, "program_metadata": 0, "program_globals": 0}
+# a tracepoint program of basic.bpf.c, as load_request takes programs
+KILL = ("count_kill", pb.TRACEPOINT)
+GETPPID = ("count_getppid", pb.TRACEPOINT)
 # the module daemon's start-up: well under a second here, many seconds in the VM (vm/README.md)
 START_TIMEOUT = 60.0
 
@@ -110,3 +114,20 @@ def rpc_error(call: Callable[..., Any], *args: Any) -> RpcFailure:
     err = RpcFailure(info.value)
     assert len(err.details().splitlines()) == 1, err.details()
     return err
+
+
+def load_request(path: str, *programs: tuple[str, Any], **kw: Any) -> pb.LoadRequest:
+    """A LoadRequest of *programs* (``(name, BpfmanProgramType)``) of the object at *path*,
+    with any other LoadRequest fields in *kw*."""
+    return pb.LoadRequest(
+        bytecode=pb.BytecodeLocation(file=path),
+        info=[pb.LoadInfo(name=n, program_type=t) for n, t in programs],
+        **kw,
+    )
+
+
+def load(
+    stub: pb_grpc.BpfmanStub, path: str, *programs: tuple[str, Any], **kw: Any
+) -> list[int]:
+    """Load *programs* of one object through the daemon (the first owns the maps); their ids."""
+    return [p.kernel_info.id for p in stub.Load(load_request(path, *programs, **kw)).programs]
