@@ -154,6 +154,8 @@ def startup_rows(rt: str, state: str) -> list[tuple[str, str, str]]:
     if progs:  # what an agent polls (json's import, with re's, is the most of what it adds)
         first = str(progs[0]["kernel_info"]["id"])
         commands += [["list", "programs", "-o", "json"], ["get", "program", first, "-o", "json"]]
+    if links:
+        commands.append(["list", "links", "-o", "json"])
     floor: list[tuple[float, float]] = []
     ours: dict[str, list[tuple[float, float]]] = {" ".join(c): [] for c in commands}
     for _ in range(STARTUP_RUNS):

@@ -10,7 +10,9 @@ no click, no Manager. Anything else — another command, ``--help``, shell
 completion, a filter option, a malformed value, a store not created or not
 migrated yet, a program or link that is not found — goes to the click group
 (``bpfman.cli.main``), which stays the one place for usage errors, help and
-every other message. Reads need no config, so ``--config`` is not read here.
+every other message (but an answer that cannot be written: ``write``). Reads
+need no config, so ``--config`` is not read here. Once answered, the process
+ends without the interpreter's teardown (``leave``).
 
 Not argparse: its import (with ``re`` and ``gettext``) alone would take the
 start-up past twice the interpreter's; the forms accepted here are few and
@@ -62,12 +64,12 @@ FAST: dict[tuple[str, str], tuple[dict[str, tuple[str, object]], tuple[str, ...]
         ("program_id",),
     ),
 }
-# list links' table (its JSON and filters are click's)
+# list links (its filters but --program-id are click's)
 LIST_LINKS: tuple[dict[str, tuple[str, object]], tuple[str, ...]] = (
     {
         "--program-id": ("program_id", INT),
-        "-o": ("output", ("table",)),
-        "--output": ("output", ("table",)),
+        "-o": ("output", OUTPUT),
+        "--output": ("output", OUTPUT),
     },
     (),
 )
@@ -188,6 +190,8 @@ def _list_links(db: Any, program_id: int | None = None, output: str = "table") -
     from bpfman.cli import output as out
     from bpfman.manager import readonly
 
+    if output == "json":
+        return out.json_text(readonly.links_info(db, program_id))
     return out.table(out.LINK_HEADERS, readonly.links_table(db, program_id))
 
 

@@ -442,3 +442,15 @@ def link_result(db: sqlite3.Connection, link_id: int) -> tuple[dict[str, Any], i
         type_word(prog["kind"], bool(prog["retprobe"])) if prog else None,
     )  # fmt: skip
     return info, row["kind"], prog["attach_fn"] if prog else None
+
+
+def links_info(db: sqlite3.Connection, program_id: int | None) -> list[dict[str, Any]]:
+    """``list links -o json`` without filters: the LinkInfo of each of bpfman's links (of
+    *program_id*), by link id; the rows of one snapshot."""
+    where, args = ("", ()) if program_id is None else (" WHERE program_id = ?", (program_id,))
+    db.execute("BEGIN")
+    try:
+        ids = [r[0] for r in db.execute(f"SELECT id FROM links{where} ORDER BY id", args)]
+        return [found[0] for i in ids if (found := link_result(db, i)) is not None]
+    finally:
+        db.execute("COMMIT")
