@@ -90,6 +90,13 @@ def positions(mgr: Manager, *link_ids: int) -> list[int]:
     return [link(mgr, i)["position"] for i in link_ids]
 
 
+def dispatcher_rows(mgr: Manager) -> list[tuple[int, int, str, int]]:
+    """The store's dispatchers: (kind, ifindex, direction, dispatcher id), one per hook."""
+    q = "SELECT kind, ifindex, direction, dispatcher_id FROM dispatchers"
+    q += " ORDER BY kind, direction DESC"
+    return [tuple(r) for r in mgr.store.db.execute(q)]
+
+
 def counter(cli: Cli, owner: int, slot: int, map_name: str = "counters") -> int:
     with bpfman.Map.from_pin(f"{cli.fs}/maps/{owner}/{map_name}") as m:
         return int.from_bytes(m[slot], "little")
@@ -130,6 +137,8 @@ def test_xdp_dispatcher_chain_detach_one_unload_all(rpc, mgr, bpf_obj) -> None:
         dispatcher = everything[hook.prog_id]  # one program on the hook, not bpfman's own
         assert dispatcher.kernel_info.name == "xdp_dispatcher"
         assert not dispatcher.HasField("info")
+        # the hook's running revision: one row its three links share
+        assert dispatcher_rows(mgr) == [(pb.XDP, veth.host_index, "", hook.prog_id)]
 
         assert veth.send(5, to="host") == 5
         assert counter(cli, first, XDP_PASS) == 5
@@ -144,9 +153,12 @@ def test_xdp_dispatcher_chain_detach_one_unload_all(rpc, mgr, bpf_obj) -> None:
         assert counter(cli, first, XDP_PASS2) == 5
         assert counter(cli, first, XDP_DROP) == 3
         assert xdp_attach.query(veth.host).prog_id not in (0, hook.prog_id)  # a new revision
+        revision = xdp_attach.query(veth.host).prog_id
+        assert dispatcher_rows(mgr) == [(pb.XDP, veth.host_index, "", revision)]
 
         unload(stub, third, second, first)  # the map users before their owner
         assert xdp_attach.query(veth.host).prog_id == 0
+        assert dispatcher_rows(mgr) == []  # the row went with the hook's last link
         assert veth.send(2, to="host") == 2
     assert_empty(cli)
 
@@ -214,6 +226,15 @@ def test_tc_dispatcher_chain_both_directions(rpc, mgr, bpf_obj) -> None:
         assert link(mgr, ld)["proceed_on"] == [3, 30]  # the default: pipe, dispatcher_return
         assert link(mgr, le)["direction"] == "egress"
         assert "clsact" in qdiscs(veth.host_index)
+        rows = dispatcher_rows(mgr)  # a row per direction, its links' dispatcher
+        assert [r[:3] for r in rows] == [(pb.TC, veth.host_index, d) for d in ("ingress", "egress")]
+        owns_qdisc = []
+        for r, member in zip(rows, (li, le), strict=True):
+            net = mgr.link_record(member).net
+            assert net is not None and net.dispatcher is not None
+            assert net.dispatcher.dispatcher_id == r[3]
+            owns_qdisc.append(net.dispatcher.qdisc_created)
+        assert owns_qdisc == [True, False]  # ingress's dispatcher came first and made it
 
         assert veth.send(4, to="host") == 0  # counted, then shot
         assert counter(cli, ing, TC_INGRESS) == 4 and counter(cli, ing, TC_DROP) == 4
@@ -231,6 +252,7 @@ def test_tc_dispatcher_chain_both_directions(rpc, mgr, bpf_obj) -> None:
 
         unload(stub, drop, egr, ing)
         assert "clsact" not in qdiscs(veth.host_index)
+        assert dispatcher_rows(mgr) == []
         assert veth.send(1, to="host") == 1
     assert_empty(cli)
 
