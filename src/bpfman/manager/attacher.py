@@ -31,6 +31,7 @@ from bpfman.manager.models import (
     ProgramRecord,
     TracepointAttach,
     UprobeAttach,
+    optional_int,
 )
 from bpfman.manager.typetable import TYPES
 
@@ -69,7 +70,7 @@ def attach(
         if rec.retprobe and offset:
             raise InputError("--offset is not allowed for a kretprobe")
         link = prog.attach_kprobe(fn, offset=offset, retprobe=rec.retprobe)
-        attached = KprobeAttach(fn, offset, _optional_int(p.get("container_pid")))
+        attached = KprobeAttach(fn, offset, optional_int(p.get("container_pid")))
     elif kind == BpfmanType.UPROBE:
         target = p.get("target")
         if not target:
@@ -88,8 +89,8 @@ def attach(
             target,
             p.get("fn_name"),
             int(p.get("offset") or 0),
-            _optional_int(pid),
-            _optional_int(cpid),
+            optional_int(pid),
+            optional_int(cpid),
         )
     elif kind in (BpfmanType.FENTRY, BpfmanType.FEXIT):
         link = prog.attach_trace()
@@ -97,10 +98,6 @@ def attach(
     else:  # pragma: no cover - every BpfmanType is handled above
         raise InputError(f"cannot attach a {rec.type_word} program")
     return _pin_link(mgr, link, link_id, attached, undo)
-
-
-def _optional_int(value: Any) -> int | None:
-    return None if value is None else int(value)
 
 
 def _pin_link(mgr: Manager, link: Link, link_id: int, attached: Attach, undo: Undo) -> AttachResult:

@@ -238,7 +238,8 @@ def attach_params(attach: Attach) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v is not None}
 
 
-def _int(v: Any) -> int | None:
+def optional_int(v: Any) -> int | None:
+    """An optional number of a request or a stored record (None stays None)."""
     return None if v is None else int(v)
 
 
@@ -254,7 +255,7 @@ def attach_of(
             p.get("netns") or None,
             int(p.get("netns_ino") or 0),
             None if p.get("direction") is None else str(p["direction"]),
-            _int(p.get("ifindex")),
+            optional_int(p.get("ifindex")),
         )
         proceed_on = p.get("proceed_on")
         filt = None
@@ -266,7 +267,7 @@ def attach_of(
             hook,
             int(p.get("priority") or 0),
             None if proceed_on is None else tuple(int(v) for v in proceed_on),
-            _int(p.get("position")),
+            optional_int(p.get("position")),
             filt,
             dispatcher,
         )
@@ -274,15 +275,17 @@ def attach_of(
         return TracepointAttach(str(p.get("tracepoint") or ""))
     if kind == BpfmanType.KPROBE:
         return KprobeAttach(
-            str(p.get("fn_name") or ""), int(p.get("offset") or 0), _int(p.get("container_pid"))
+            str(p.get("fn_name") or ""),
+            int(p.get("offset") or 0),
+            optional_int(p.get("container_pid")),
         )
     if kind == BpfmanType.UPROBE:
         return UprobeAttach(
             str(p.get("target") or ""),
             p.get("fn_name"),
             int(p.get("offset") or 0),
-            _int(p.get("pid")),
-            _int(p.get("container_pid")),
+            optional_int(p.get("pid")),
+            optional_int(p.get("container_pid")),
         )
     return FentryAttach(p.get("fn_name"))
 
