@@ -14,7 +14,6 @@ from collections.abc import Iterator
 
 import pytest
 
-import bpfman
 from bpfman import netns
 from bpfman.attach import xdp as xdp_attach
 from bpfman.manager import reconcile
@@ -58,11 +57,6 @@ def attach_here(mgr: Manager, prog: int, kind: BpfmanType, iface: str, prio: int
     return mgr.attach(prog, AttachSpec(kind, {"iface": iface, "priority": prio, **kw})).id
 
 
-def counter(cli, owner: int, slot: int) -> int:
-    with bpfman.Map.from_pin(f"{cli.fs}/maps/{owner}/counters") as m:
-        return int.from_bytes(m[slot], "little")
-
-
 def positions(mgr: Manager, *link_ids: int) -> list[int]:
     return [int(net_of(mgr, lid).position or 0) for lid in link_ids]
 
@@ -84,9 +78,9 @@ def test_xdp_chain_and_unloading_the_first_keeps_the_rest(cli, mgr, bpf_obj, vet
     assert net_of(mgr, l2).proceed_on == (1,)
     # first passes on; second passes and stops there (it proceeds on drop only)
     assert veth.send(5, to="host") == 5
-    assert counter(cli, first, XDP_PASS) == 5
-    assert counter(cli, second, XDP_PASS2) == 5
-    assert counter(cli, second, XDP_DROP) == 0
+    assert cli.counter(first, XDP_PASS) == 5
+    assert cli.counter(second, XDP_PASS2) == 5
+    assert cli.counter(second, XDP_DROP) == 0
 
     env = dict(os.environ, LIBXDP_BPFFS=cli.fs)
     status = subprocess.run(
@@ -100,8 +94,8 @@ def test_xdp_chain_and_unloading_the_first_keeps_the_rest(cli, mgr, bpf_obj, vet
     cli("unload", str(first))
     assert positions(mgr, l2, l3) == [0, 1]
     assert veth.send(5, to="host") == 5  # still stops after second
-    assert counter(cli, second, XDP_PASS2) == 10
-    assert counter(cli, second, XDP_DROP) == 0
+    assert cli.counter(second, XDP_PASS2) == 10
+    assert cli.counter(second, XDP_DROP) == 0
     text = cli("list", "links").out
     assert f"{veth.host} pos-0" in text and f"{veth.host} pos-1" in text
     mgr.detach(l2)
@@ -113,7 +107,7 @@ def test_xdp_chain_and_unloading_the_first_keeps_the_rest(cli, mgr, bpf_obj, vet
         ["30", "xdp_drop"]
     ]
     assert veth.send(3, to="host") == 0
-    assert counter(cli, second, XDP_DROP) == 3
+    assert cli.counter(second, XDP_DROP) == 3
     mgr.unload(third)  # a map user before its owner
     mgr.unload(second)
     assert xdp_attach.query(veth.host).prog_id == 0
@@ -126,7 +120,7 @@ def test_xdp_eleventh_program_is_refused(cli, mgr, bpf_obj, veth) -> None:
     r = cli("attach", str(prog), "xdp", "-i", veth.host, "-p", "5", rc=1)
     assert "at most 10" in r.err and "already runs 10 programs" in r.err
     assert veth.send(2, to="host") == 2
-    assert counter(cli, prog, XDP_PASS) == 20  # ten copies, each counted once per packet
+    assert cli.counter(prog, XDP_PASS) == 20  # ten copies, each counted once per packet
     assert positions(mgr, links[0], links[9]) == [9, 0]
     mgr.unload(prog)
     assert cli.pins() == []
@@ -154,7 +148,7 @@ def test_xdp_in_another_netns_and_swaps_lose_no_packets(cli, mgr, bpf_obj, veth)
         stop.set()
         sender.join()
     assert sent > 0 and arrived == sent
-    assert counter(cli, a, XDP_PASS) == sent
+    assert cli.counter(a, XDP_PASS) == sent
     with netns.enter(veth.netns_path):
         assert xdp_attach.query(veth.peer).prog_id != 0
     mgr.detach(la)
@@ -170,16 +164,16 @@ def test_tc_chain_directions_and_qdisc(cli, mgr, bpf_obj, veth) -> None:
     le = attach_here(mgr, egr, BpfmanType.TC, veth.host, 20, direction="egress")
     assert "clsact" in qdiscs(veth.host_index)
     assert veth.send(3, to="host") == 3 and veth.send(2, to="peer") == 2
-    assert counter(cli, ing, TC_INGRESS) == 3 and counter(cli, ing, TC_EGRESS) == 2
+    assert cli.counter(ing, TC_INGRESS) == 3 and cli.counter(ing, TC_EGRESS) == 2
     ld = attach(cli, drop, "tc", veth.host, 10, "-d", "ingress")  # runs first: shot stops
     assert positions(mgr, ld, li) == [0, 1]
     assert reconcile.doctor(mgr) == []  # members, revisions and the filters all recorded
     assert f"{veth.host} ingress pos-1" in cli("list", "links").out
     assert veth.send(4, to="host") == 0
-    assert counter(cli, ing, TC_DROP) == 4 and counter(cli, ing, TC_INGRESS) == 3
+    assert cli.counter(ing, TC_DROP) == 4 and cli.counter(ing, TC_INGRESS) == 3
     mgr.detach(ld)
     assert veth.send(1, to="host") == 1
-    assert counter(cli, ing, TC_INGRESS) == 4
+    assert cli.counter(ing, TC_INGRESS) == 4
     mgr.detach(li)
     assert "clsact" in qdiscs(veth.host_index)  # egress still needs it
     mgr.detach(le)
@@ -201,7 +195,7 @@ def test_xdp_crash_after_swap_is_repaired(cli, mgr, bpf_obj, veth) -> None:
     assert len(reconcile.gc(mgr)) == len(report)
     assert reconcile.doctor(mgr) == []
     assert veth.send(2, to="host") == 2  # as the database says: xdp_pass alone
-    assert counter(cli, a, XDP_PASS) == 4
+    assert cli.counter(a, XDP_PASS) == 4
     mgr.unload(b)
     mgr.unload(a)
 
@@ -232,7 +226,7 @@ def test_tc_crash_after_swap_is_repaired(cli, mgr, bpf_obj, veth) -> None:
     reconcile.gc(mgr)
     assert reconcile.doctor(mgr) == []
     assert veth.send(3, to="host") == 3  # as the database says: tc_ingress alone
-    assert counter(cli, ing, TC_INGRESS) == 3
+    assert cli.counter(ing, TC_INGRESS) == 3
     mgr.unload(drop)
     mgr.unload(ing)
     assert "clsact" not in qdiscs(veth.host_index)
@@ -250,13 +244,13 @@ def test_tc_dispatcher_filter_removed_behind_our_back(cli, mgr, bpf_obj, veth) -
     with IPRoute() as ipr:  # what `tc filter del dev X ingress prio 50 handle H bpf` does
         ipr.tc("del-filter", "bpf", veth.host_index, handle, parent=0xFFFFFFF2, prio=50)
     assert veth.send(2, to="host") == 2
-    assert counter(cli, ing, TC_INGRESS) == 0
+    assert cli.counter(ing, TC_INGRESS) == 0
     report = [p.describe() for p in reconcile.doctor(mgr)]
     assert report == [f"link {li}: its hook's tc dispatcher filter is gone from the kernel"], report
     assert reconcile.gc(mgr) == [f"rebuilt the dispatcher of link {li}"]
     assert reconcile.doctor(mgr) == []
     assert veth.send(3, to="host") == 3
-    assert counter(cli, ing, TC_INGRESS) == 3
+    assert cli.counter(ing, TC_INGRESS) == 3
     mgr.unload(egr)
     mgr.unload(ing)
     assert "clsact" not in qdiscs(veth.host_index)
@@ -288,7 +282,7 @@ def test_xdp_dispatcher_mode_from_config(cli, bpf_obj, veth, tmp_path) -> None:
             state = xdp_attach.query(veth.host)
             assert state.mode == "skb" and state.skb_prog_id == state.prog_id != 0
             assert veth.send(2, to="host") == 2
-            assert counter(cli, a, XDP_PASS) == 2 and counter(cli, a, XDP_PASS2) == 2
+            assert cli.counter(a, XDP_PASS) == 2 and cli.counter(a, XDP_PASS2) == 2
             m.detach(la)
             assert xdp_attach.query(veth.host).mode == "skb"  # a new revision keeps the mode
         finally:
@@ -321,7 +315,7 @@ def test_image_loaded_programs_share_a_hook(cli, mgr, bpf_obj, veth) -> None:
         attach(cli, b, "xdp", veth.host, 20)
         assert positions(mgr, la) == [0]
         assert veth.send(3, to="host") == 3
-        assert counter(cli, a, XDP_PASS) == 3 and counter(cli, a, XDP_PASS2) == 3
+        assert cli.counter(a, XDP_PASS) == 3 and cli.counter(a, XDP_PASS2) == 3
     finally:
         mgr.unload(b)
         mgr.unload(a)

@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import os
 
-import bpfman
-
 
 def pid_hex() -> str:
     return os.getpid().to_bytes(4, "little").hex()
-
-
-def counter(cli, owner_id: int, index: int = 0) -> int:
-    with bpfman.Map.from_pin(f"{cli.fs}/maps/{owner_id}/counts") as counts:
-        return int.from_bytes(counts[index], "little")
 
 
 def test_tracepoint_lifecycle(cli, bpf_obj) -> None:
@@ -43,7 +36,7 @@ def test_tracepoint_lifecycle(cli, bpf_obj) -> None:
     }
     for _ in range(4):
         os.kill(os.getpid(), 0)
-    assert counter(cli, prog_id) == 4  # the global filtered on our pid
+    assert cli.counter(prog_id, 0, "counts") == 4  # the global filtered on our pid
 
     listed = cli("list", "programs", "-o", "json").json()
     assert [r["kernel_info"]["id"] for r in listed] == [prog_id]
@@ -64,7 +57,7 @@ def test_tracepoint_lifecycle(cli, bpf_obj) -> None:
 
     cli("detach", str(link_id))
     os.kill(os.getpid(), 0)
-    assert counter(cli, prog_id) == 4
+    assert cli.counter(prog_id, 0, "counts") == 4
     assert cli.db_rows()["links"] == 0
     cli("unload", str(prog_id))
     assert cli.pins() == []
@@ -114,7 +107,7 @@ def test_map_owner_sharing(cli, bpf_obj) -> None:
     cli("attach", str(user_id), "tracepoint", "-t", "syscalls/sys_enter_getppid")
     os.getppid()
     os.getppid()
-    assert counter(cli, owner, index=2) == 2  # the user's program wrote the owner's map
+    assert cli.counter(owner, 2, "counts") == 2  # the user's program wrote the owner's map
     cli("unload", str(owner))  # the owner may go first: its map dir stays for the user
     assert os.path.exists(f"{cli.fs}/maps/{owner}/counts")
     got = cli("get", "program", str(user_id), "-o", "json").json()

@@ -11,11 +11,6 @@ from bpfman import features, netns
 from support.net import TC_EGRESS, TC_INGRESS, XDP_DROP, XDP_PASS, qdiscs
 
 
-def counter(cli, owner: int, slot: int) -> int:
-    with bpfman.Map.from_pin(f"{cli.fs}/maps/{owner}/counters") as m:
-        return int.from_bytes(m[slot], "little")
-
-
 def test_xdp_attach_count_and_one_program_per_hook(cli, bpf_obj, veth) -> None:
     xdp_pass, xdp_drop = cli.load(bpf_obj("net"), "xdp:xdp_pass xdp:xdp_drop").program_ids()
     link = cli("attach", str(xdp_pass), "xdp", "-i", veth.host, "-p", "50", "-o", "json").json()
@@ -23,7 +18,7 @@ def test_xdp_attach_count_and_one_program_per_hook(cli, bpf_obj, veth) -> None:
     assert info["iface"] == veth.host and info["priority"] == 50 and info["position"] == 0
     assert info["proceed_on"] == [2, 31]
     assert veth.send(5, to="host") == 5
-    assert counter(cli, xdp_pass, XDP_PASS) == 5
+    assert cli.counter(xdp_pass, XDP_PASS) == 5
     if not features.available("freplace"):  # no dispatcher: one program per hook
         r = cli("attach", str(xdp_drop), "xdp", "-i", veth.host, "-p", "10", rc=1)
         assert f"already runs bpfman link {link['link_id']}" in r.err
@@ -33,7 +28,7 @@ def test_xdp_attach_count_and_one_program_per_hook(cli, bpf_obj, veth) -> None:
     assert "Proceed On:" in text and "pass, dispatcher_return" in text and "Priority:" in text
     cli("detach", str(link["link_id"]))
     assert veth.send(3, to="host") == 3
-    assert counter(cli, xdp_pass, XDP_PASS) == 5
+    assert cli.counter(xdp_pass, XDP_PASS) == 5
     cli("unload", str(xdp_drop))
     cli("unload", str(xdp_pass))
 
@@ -51,7 +46,7 @@ def test_xdp_in_another_netns(cli, bpf_obj, veth) -> None:
     ).json()  # fmt: skip
     assert link["attach"]["xdp_attach_info"]["netns"] == veth.netns_path
     assert veth.send(4, to="peer") == 0
-    assert counter(cli, xdp_drop, XDP_DROP) == 4
+    assert cli.counter(xdp_drop, XDP_DROP) == 4
     ifindex = netns.ifindex(veth.peer, veth.netns_path)
     cli("detach", str(link["link_id"]))
     assert veth.send(2, to="peer") == 2
@@ -73,8 +68,8 @@ def test_tc_ingress_egress_and_qdisc_cleanup(cli, bpf_obj, veth) -> None:
     assert "clsact" in qdiscs(veth.host_index)
     assert veth.send(3, to="host") == 3
     assert veth.send(2, to="peer") == 2
-    assert counter(cli, ing, TC_INGRESS) == 3
-    assert counter(cli, ing, TC_EGRESS) == 2
+    assert cli.counter(ing, TC_INGRESS) == 3
+    assert cli.counter(ing, TC_EGRESS) == 2
     assert f"{veth.host} ingress pos-0" in cli("list", "links").out
     r = cli("attach", str(egr), "tc", "-d", "sideways", "-i", veth.host, "-p", "10", rc=1)
     assert "ingress or egress" in r.err
@@ -83,7 +78,7 @@ def test_tc_ingress_egress_and_qdisc_cleanup(cli, bpf_obj, veth) -> None:
     cli("detach", str(b["link_id"]))
     assert "clsact" not in qdiscs(veth.host_index)
     assert veth.send(2, to="host") == 2
-    assert counter(cli, ing, TC_INGRESS) == 3
+    assert cli.counter(ing, TC_INGRESS) == 3
     cli("unload", str(egr))
     cli("unload", str(ing))
 
@@ -136,13 +131,13 @@ def test_tc_crash_after_attach_is_repaired(cli, bpf_obj, veth) -> None:
     env = dict(cli.env, BPFMAN_CRASH_AT="attach:after-kernel")
     cli("attach", str(ing), "tc", "-d", "ingress", "-i", veth.host, "-p", "10", env=env, rc=137)
     assert veth.send(2, to="host") == 2
-    assert counter(cli, ing, TC_INGRESS) == 2  # the filter outlived the crash
+    assert cli.counter(ing, TC_INGRESS) == 2  # the filter outlived the crash
     report = cli("doctor", rc=1).out
     assert "no link records it" in report and f"bpfman program {ing}" in report
     cli("gc")
     assert cli("doctor").out.startswith("ok:")
     assert veth.send(2, to="host") == 2
-    assert counter(cli, ing, TC_INGRESS) == 2  # gone
+    assert cli.counter(ing, TC_INGRESS) == 2  # gone
     link = cli("attach", str(ing), "tc", "-d", "ingress", "-i", veth.host, "-p", "10",
                "-o", "json").json()  # fmt: skip
     from bpfman.attach import tc
@@ -211,6 +206,6 @@ def test_gc_hands_the_qdisc_on_when_it_forgets_a_tc_link(cli, bpf_obj, veth) -> 
     assert cli("doctor").out.startswith("ok:")
     assert "clsact" in qdiscs(veth.host_index)  # egress still runs
     assert veth.send(2, to="peer") == 2
-    assert counter(cli, egr, TC_EGRESS) == 2
+    assert cli.counter(egr, TC_EGRESS) == 2
     cli("unload", str(egr))
     assert "clsact" not in qdiscs(veth.host_index)  # the last bpfman tc program took it along

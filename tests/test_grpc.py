@@ -19,13 +19,12 @@ from typing import Any
 import grpc
 import pytest
 
-import bpfman
 from bpfman import features
 from bpfman.kinds import ProgramType
 from bpfman.server import bpfman_pb2 as pb
 from bpfman.server import bpfman_pb2_grpc as pb_grpc
 from support import daemon as daemon_support
-from support.cli import BPFMAN, Cli
+from support.cli import BPFMAN
 from support.daemon import FAST_RECONNECT, Daemon, load_request, rpc_error
 from support.net import TC_INGRESS, TCX_A, XDP_DROP, XDP_PASS, VethPair
 
@@ -39,11 +38,6 @@ def pid_bytes() -> bytes:
 
 def tracepoint(tp: str) -> pb.AttachInfo:
     return pb.AttachInfo(tracepoint_attach_info=pb.TracepointAttachInfo(tracepoint=tp))
-
-
-def counter(cli: Cli, owner: int, map_name: str, index: int) -> int:
-    with bpfman.Map.from_pin(f"{cli.fs}/maps/{owner}/{map_name}") as m:
-        return int.from_bytes(m[index], "little")
 
 
 # ---------------------------------------------------------------------- lifecycle
@@ -92,8 +86,8 @@ def test_load_attach_list_get_detach_unload_tracepoint(rpc, bpf_obj) -> None:
         os.kill(os.getpid(), 0)
     os.getppid()
     os.getppid()
-    assert counter(cli, owner, "counts", 0) == 4  # the global filtered on our pid
-    assert counter(cli, owner, "counts", 2) == 2  # the user's program wrote the owner's map
+    assert cli.counter(owner, 0, "counts") == 4  # the global filtered on our pid
+    assert cli.counter(owner, 2, "counts") == 2  # the user's program wrote the owner's map
 
     got = stub.Get(pb.GetRequest(id=owner))
     assert list(got.info.links) == [kill_link.link_id] and got.kernel_info.id == owner
@@ -117,7 +111,7 @@ def test_load_attach_list_get_detach_unload_tracepoint(rpc, bpf_obj) -> None:
     assert list(stub.Get(pb.GetRequest(id=owner)).info.map_used_by) == [str(owner), str(user_id)]
     stub.Detach(pb.DetachRequest(link_id=kill_link.link_id))
     os.kill(os.getpid(), 0)
-    assert counter(cli, owner, "counts", 0) == 4
+    assert cli.counter(owner, 0, "counts") == 4
     assert list(stub.Get(pb.GetRequest(id=owner)).info.links) == []
     stub.Unload(pb.UnloadRequest(id=user_id))  # detaches ppid_link first
     assert cli.db_rows()["links"] == 0 and ppid_link.link_id
@@ -179,12 +173,12 @@ def test_xdp_tc_tcx_with_real_packets(rpc, bpf_obj) -> None:
         drop_link = stub.Attach(pb.AttachRequest(id=ids["xdp_drop"], attach=pb.AttachInfo(
             xdp_attach_info=drop))).link_id  # fmt: skip
         assert veth.send(5, to="host") == 5
-        assert counter(cli, owner, "counters", XDP_PASS) == 5
-        assert counter(cli, owner, "counters", TC_INGRESS) == 5
+        assert cli.counter(owner, XDP_PASS, "counters") == 5
+        assert cli.counter(owner, TC_INGRESS, "counters") == 5
         if with_tcx:
-            assert counter(cli, owner, "counters", TCX_A) == 5
+            assert cli.counter(owner, TCX_A, "counters") == 5
         assert veth.send(3, to="peer") == 0
-        assert counter(cli, owner, "counters", XDP_DROP) == 3
+        assert cli.counter(owner, XDP_DROP, "counters") == 3
         link = cli("get", "link", str(xdp_link), "-o", "json").json()["attach"]["xdp_attach_info"]
         assert link["proceed_on"] == [2, 31] and link["metadata"] == {"m": "1"}  # the default
         assert link["iface"] == veth.host and link["position"] == 0
@@ -206,7 +200,7 @@ def test_xdp_tc_tcx_with_real_packets(rpc, bpf_obj) -> None:
         for link_id in [*links, drop_link]:
             stub.Detach(pb.DetachRequest(link_id=link_id))
         assert veth.send(2, to="host") == 2 and veth.send(2, to="peer") == 2
-        assert counter(cli, owner, "counters", XDP_PASS) == 5
+        assert cli.counter(owner, XDP_PASS, "counters") == 5
     for prog_id in [i for i in ids.values() if i != owner] + [owner]:
         stub.Unload(pb.UnloadRequest(id=prog_id))
 
@@ -228,7 +222,7 @@ def test_uprobe_and_uretprobe(rpc, bpf_obj) -> None:
         pb.UprobeAttachInfo(target="libc", fn_name="getppid", container_pid=me)))))  # fmt: skip
     for _ in range(3):
         os.getppid()
-    assert counter(cli, up, "counts", 0) == 3 and counter(cli, up, "counts", 1) >= 3
+    assert cli.counter(up, 0, "counts") == 3 and cli.counter(up, 1, "counts") >= 3
     got = cli("get", "link", str(a.link_id), "-o", "json").json()["attach"]["uprobe_attach_info"]
     assert got["pid"] == me and got["fn_name"] == "getppid" and got["target"] == "libc"
     stub.Detach(pb.DetachRequest(link_id=a.link_id))

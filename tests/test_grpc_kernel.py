@@ -97,11 +97,6 @@ def dispatcher_rows(mgr: Manager) -> list[tuple[int, int, str, int]]:
     return [tuple(r) for r in mgr.store.db.execute(q)]
 
 
-def counter(cli: Cli, owner: int, slot: int, map_name: str = "counters") -> int:
-    with bpfman.Map.from_pin(f"{cli.fs}/maps/{owner}/{map_name}") as m:
-        return int.from_bytes(m[slot], "little")
-
-
 def links_of(stub: Stub, prog: int) -> list[int]:
     return list(stub.Get(pb.GetRequest(id=prog)).info.links)
 
@@ -141,17 +136,17 @@ def test_xdp_dispatcher_chain_detach_one_unload_all(rpc, mgr, bpf_obj) -> None:
         assert dispatcher_rows(mgr) == [(pb.XDP, veth.host_index, "", hook.prog_id)]
 
         assert veth.send(5, to="host") == 5
-        assert counter(cli, first, XDP_PASS) == 5
-        assert counter(cli, first, XDP_PASS2) == 5
-        assert counter(cli, first, XDP_DROP) == 0  # never reached
+        assert cli.counter(first, XDP_PASS) == 5
+        assert cli.counter(first, XDP_PASS2) == 5
+        assert cli.counter(first, XDP_DROP) == 0  # never reached
 
         stub.Detach(pb.DetachRequest(link_id=l2))  # the rest keep running, in order
         assert positions(mgr, l1, l3) == [0, 1]
         assert links_of(stub, second) == []
         assert veth.send(3, to="host") == 0
-        assert counter(cli, first, XDP_PASS) == 8
-        assert counter(cli, first, XDP_PASS2) == 5
-        assert counter(cli, first, XDP_DROP) == 3
+        assert cli.counter(first, XDP_PASS) == 8
+        assert cli.counter(first, XDP_PASS2) == 5
+        assert cli.counter(first, XDP_DROP) == 3
         assert xdp_attach.query(veth.host).prog_id not in (0, hook.prog_id)  # a new revision
         revision = xdp_attach.query(veth.host).prog_id
         assert dispatcher_rows(mgr) == [(pb.XDP, veth.host_index, "", revision)]
@@ -188,14 +183,14 @@ def test_xdp_dispatcher_in_another_netns(rpc, mgr, bpf_obj) -> None:
         assert peer_hook not in (0, xdp_attach.query(veth.host).prog_id)
 
         assert veth.send(4, to="peer") == 0  # pass, then drop, in the peer's netns
-        assert counter(cli, pass_, XDP_PASS) == 4 and counter(cli, pass_, XDP_DROP) == 4
+        assert cli.counter(pass_, XDP_PASS) == 4 and cli.counter(pass_, XDP_DROP) == 4
         assert veth.send(2, to="host") == 2  # the host end runs xdp_pass alone
-        assert counter(cli, pass_, XDP_PASS) == 6
+        assert cli.counter(pass_, XDP_PASS) == 6
 
         stub.Detach(pb.DetachRequest(link_id=ld))
         assert positions(mgr, lp) == [0]
         assert veth.send(3, to="peer") == 3
-        assert counter(cli, pass_, XDP_PASS) == 9 and counter(cli, pass_, XDP_DROP) == 4
+        assert cli.counter(pass_, XDP_PASS) == 9 and cli.counter(pass_, XDP_DROP) == 4
         unload(stub, drop, pass_)
         with netns.enter(path):
             assert xdp_attach.query(veth.peer).prog_id == 0
@@ -237,18 +232,18 @@ def test_tc_dispatcher_chain_both_directions(rpc, mgr, bpf_obj) -> None:
         assert owns_qdisc == [True, False]  # ingress's dispatcher came first and made it
 
         assert veth.send(4, to="host") == 0  # counted, then shot
-        assert counter(cli, ing, TC_INGRESS) == 4 and counter(cli, ing, TC_DROP) == 4
+        assert cli.counter(ing, TC_INGRESS) == 4 and cli.counter(ing, TC_DROP) == 4
         assert veth.send(2, to="peer") == 2
-        assert counter(cli, ing, TC_EGRESS) == 2
+        assert cli.counter(ing, TC_EGRESS) == 2
 
         stub.Detach(pb.DetachRequest(link_id=ld))
         assert positions(mgr, li) == [0]
         assert veth.send(3, to="host") == 3
-        assert counter(cli, ing, TC_INGRESS) == 7 and counter(cli, ing, TC_DROP) == 4
+        assert cli.counter(ing, TC_INGRESS) == 7 and cli.counter(ing, TC_DROP) == 4
         ld = tc(drop, "ingress", 5)  # back, now first: shot ends the chain there
         assert positions(mgr, ld, li) == [0, 1]
         assert veth.send(2, to="host") == 0
-        assert counter(cli, ing, TC_INGRESS) == 7 and counter(cli, ing, TC_DROP) == 6
+        assert cli.counter(ing, TC_INGRESS) == 7 and cli.counter(ing, TC_DROP) == 6
 
         unload(stub, drop, egr, ing)
         assert "clsact" not in qdiscs(veth.host_index)
@@ -279,14 +274,14 @@ def test_tcx_priority_is_the_kernel_order(rpc, mgr, bpf_obj) -> None:
         assert tcx.query(veth.host, "ingress").prog_ids == [a, b, stop]
         assert positions(mgr, la, lb, ls) == [0, 1, 2]
         assert veth.send(1, to="host") == 1
-        assert counter(cli, a, 0, "net_bss") == 0xABC  # a, then b, then stop
+        assert cli.counter(a, 0, "net_bss") == 0xABC  # a, then b, then stop
         stub.Detach(pb.DetachRequest(link_id=lb))
         lb = tcx_link(b, 200)  # after stop, whose TCX_PASS ends the chain: b never runs
         assert tcx.query(veth.host, "ingress").prog_ids == [a, stop, b]
         assert positions(mgr, la, ls, lb) == [0, 1, 2]
         assert veth.send(2, to="host") == 2
-        assert counter(cli, a, 0, "net_bss") == 0xABCACAC
-        assert [counter(cli, a, s) for s in (TCX_A, TCX_B, TCX_STOP)] == [3, 1, 3]
+        assert cli.counter(a, 0, "net_bss") == 0xABCACAC
+        assert [cli.counter(a, s) for s in (TCX_A, TCX_B, TCX_STOP)] == [3, 1, 3]
         stub.Detach(pb.DetachRequest(link_id=la))
         assert positions(mgr, ls, lb) == [0, 1]
         unload(stub, b, stop, a)

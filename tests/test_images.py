@@ -20,7 +20,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-import bpfman
 from bpfman import images
 from bpfman.images import build, signing
 from bpfman.images.layout import OCI_INDEX
@@ -58,11 +57,6 @@ def pid_hex() -> str:
     return os.getpid().to_bytes(4, "little").hex()
 
 
-def counter(cli, owner_id: int) -> int:
-    with bpfman.Map.from_pin(f"{cli.fs}/maps/{owner_id}/counts") as counts:
-        return int.from_bytes(counts[0], "little")
-
-
 def cache_dir(cli) -> Path:
     return Path(cli.runtime) / "images"
 
@@ -96,7 +90,7 @@ def test_load_image_attach_count_unload(cli, basic_image) -> None:
     link = cli("attach", str(prog_id), "tracepoint", "-t", "syscalls/sys_enter_kill", "-o", "json")
     for _ in range(3):
         os.kill(os.getpid(), 0)
-    assert counter(cli, prog_id) == 3
+    assert cli.counter(prog_id, 0, "counts") == 3
     text = cli("get", "program", str(prog_id)).out
     assert f"Image URL:     {basic_image}" in text and "Pull Policy:   IfNotPresent" in text
     assert "\n Path:" not in text
@@ -152,7 +146,7 @@ def test_grpc_pull_and_load_an_image(cli, registry, basic_image, tmp_path) -> No
         link = d.stub.Attach(pb.AttachRequest(id=prog.kernel_info.id, attach=attach))
         for _ in range(2):
             os.kill(os.getpid(), 0)
-        assert counter(cli, prog.kernel_info.id) == 2
+        assert cli.counter(prog.kernel_info.id, 0, "counts") == 2
         d.stub.Detach(pb.DetachRequest(link_id=link.link_id))
         d.stub.Unload(pb.UnloadRequest(id=prog.kernel_info.id))
     finally:

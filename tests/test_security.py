@@ -253,21 +253,14 @@ def test_gc_leaves_planted_entries_alone(runtime, user, victim, veth, bpf_obj) -
             assert os.path.lexists(path), f"gc removed {path}"
         runtime("gc")  # and again: no traceback, nothing done
         # the other runtime's program still runs, its link is intact
-        before = _counter(other, prog)
+        before = other.counter(prog, XDP_PASS)
         assert veth.send(5, to="host") == 5
-        assert _counter(other, prog) == before + 5
+        assert other.counter(prog, XDP_PASS) == before + 5
         assert other("doctor").out.startswith("ok:")
         other("detach", str(link))
         other("unload", str(prog))
     finally:
         other.cleanup()
-
-
-def _counter(cli: Cli, owner: int) -> int:
-    import bpfman
-
-    with bpfman.Map.from_pin(f"{cli.fs}/maps/{owner}/counters") as m:
-        return int.from_bytes(m[XDP_PASS], "little")
 
 
 def test_paths_in_the_database_are_not_trusted(runtime, victim, bpf_obj) -> None:

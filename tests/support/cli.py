@@ -65,6 +65,13 @@ class Cli:
             rc=rc, env=env,
         )  # fmt: skip
 
+    def counter(self, owner: int, slot: int, map_name: str = "counters") -> int:
+        """The number at *slot* of map *map_name* that program *owner* pinned (its maps dir)."""
+        import bpfman
+
+        with bpfman.Map.from_pin(f"{self.fs}/maps/{owner}/{map_name}") as m:
+            return int.from_bytes(m[slot], "little")
+
     @property
     def fs(self) -> str:
         return os.path.join(self.runtime, "fs")
