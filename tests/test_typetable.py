@@ -99,6 +99,9 @@ def test_cli_rows_and_attachment_column() -> None:
 
 def test_hooks_and_dispatchers() -> None:
     assert set(attacher.NET_KINDS) == {k for k in BpfmanType if TYPES[k].hook is not None}
+    # every type attaches to a network hook or by a function of its own, not both
+    assert set(attacher.NET_KINDS).isdisjoint(attacher.ATTACHERS)
+    assert set(attacher.NET_KINDS) | set(attacher.ATTACHERS) == set(BpfmanType)
     for row in TYPES.values():
         if row.hook is not None:
             assert row.attach_fields[: len(typetable.NET)] == typetable.NET, row

@@ -36,11 +36,15 @@ from bpfman.manager.models import (
 from bpfman.manager.typetable import TYPES
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from bpfman.link import Link
     from bpfman.manager.core import AttachSpec, Manager
     from bpfman.manager.lock import WriterScope
     from bpfman.manager.undo import Undo
     from bpfman.program import Program
+
+    Attacher = Callable[[ProgramRecord, Program, dict[str, Any]], tuple[Link, Attach]]
 
 
 def attach(
@@ -53,51 +57,77 @@ def attach(
     undo: Undo,
 ) -> AttachResult:
     p = dict(req.params)
-    kind = rec.kind
-    if kind in NET_KINDS:
+    if rec.kind in NET_KINDS:
         return _attach_net(mgr, scope, rec, prog, p, link_id, undo)
-    link: Link
-    attached: Attach
-    if kind == BpfmanType.TRACEPOINT:
-        group, name = parse.tracepoint(str(p.get("tracepoint", "")))
-        link = prog.attach_tracepoint(group, name)
-        attached = TracepointAttach(f"{group}/{name}")
-    elif kind == BpfmanType.KPROBE:
-        fn = p.get("fn_name")
-        if not fn:
-            raise InputError("kprobe attach needs --fn-name")
-        offset = int(p.get("offset") or 0)
-        if rec.retprobe and offset:
-            raise InputError("--offset is not allowed for a kretprobe")
-        link = prog.attach_kprobe(fn, offset=offset, retprobe=rec.retprobe)
-        attached = KprobeAttach(fn, offset, optional_int(p.get("container_pid")))
-    elif kind == BpfmanType.UPROBE:
-        target = p.get("target")
-        if not target:
-            raise InputError("uprobe attach needs --target")
-        cpid = p.get("container_pid")
-        resolved = _in_container(str(target), cpid)
-        pid = p.get("pid")
-        link = prog.attach_uprobe(
-            resolved,
-            fn=p.get("fn_name") or None,
-            offset=int(p.get("offset") or 0),
-            pid=int(pid) if pid else -1,
-            retprobe=rec.retprobe,
-        )
-        attached = UprobeAttach(
-            target,
-            p.get("fn_name"),
-            int(p.get("offset") or 0),
-            optional_int(pid),
-            optional_int(cpid),
-        )
-    elif kind in (BpfmanType.FENTRY, BpfmanType.FEXIT):
-        link = prog.attach_trace()
-        attached = FentryAttach(rec.attach_fn)
-    else:  # pragma: no cover - every BpfmanType is handled above
+    attacher = ATTACHERS.get(rec.kind)
+    if attacher is None:  # pragma: no cover - every BpfmanType is a net kind or has one
         raise InputError(f"cannot attach a {rec.type_word} program")
+    link, attached = attacher(rec, prog, p)
     return _pin_link(mgr, link, link_id, attached, undo)
+
+
+def _attach_tracepoint(
+    rec: ProgramRecord, prog: Program, p: dict[str, Any]
+) -> tuple[Link, TracepointAttach]:
+    group, name = parse.tracepoint(str(p.get("tracepoint", "")))
+    return prog.attach_tracepoint(group, name), TracepointAttach(f"{group}/{name}")
+
+
+def _attach_kprobe(
+    rec: ProgramRecord, prog: Program, p: dict[str, Any]
+) -> tuple[Link, KprobeAttach]:
+    fn = p.get("fn_name")
+    if not fn:
+        raise InputError("kprobe attach needs --fn-name")
+    offset = int(p.get("offset") or 0)
+    if rec.retprobe and offset:
+        raise InputError("--offset is not allowed for a kretprobe")
+    link = prog.attach_kprobe(fn, offset=offset, retprobe=rec.retprobe)
+    return link, KprobeAttach(fn, offset, optional_int(p.get("container_pid")))
+
+
+def _attach_uprobe(
+    rec: ProgramRecord, prog: Program, p: dict[str, Any]
+) -> tuple[Link, UprobeAttach]:
+    target = p.get("target")
+    if not target:
+        raise InputError("uprobe attach needs --target")
+    cpid = p.get("container_pid")
+    resolved = _in_container(str(target), cpid)
+    pid = p.get("pid")
+    link = prog.attach_uprobe(
+        resolved,
+        fn=p.get("fn_name") or None,
+        offset=int(p.get("offset") or 0),
+        pid=int(pid) if pid else -1,
+        retprobe=rec.retprobe,
+    )
+    attached = UprobeAttach(
+        target,
+        p.get("fn_name"),
+        int(p.get("offset") or 0),
+        optional_int(pid),
+        optional_int(cpid),
+    )
+    return link, attached
+
+
+def _attach_trampoline(
+    rec: ProgramRecord, prog: Program, p: dict[str, Any]
+) -> tuple[Link, FentryAttach]:
+    """fentry/fexit: the kernel function was given at load (``rec.attach_fn``)."""
+    return prog.attach_trace(), FentryAttach(rec.attach_fn)
+
+
+# how each type that attaches alone (not to a network hook: NET_KINDS) attaches: the link
+# and the record to store (tests/test_typetable.py: every type is one or the other)
+ATTACHERS: dict[BpfmanType, Attacher] = {
+    BpfmanType.TRACEPOINT: _attach_tracepoint,
+    BpfmanType.KPROBE: _attach_kprobe,
+    BpfmanType.UPROBE: _attach_uprobe,
+    BpfmanType.FENTRY: _attach_trampoline,
+    BpfmanType.FEXIT: _attach_trampoline,
+}
 
 
 def _pin_link(mgr: Manager, link: Link, link_id: int, attached: Attach, undo: Undo) -> AttachResult:
