@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pathlib
+import shutil
 import sqlite3
 import stat
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -69,6 +72,15 @@ def runtime() -> Iterator[Cli]:
     c = Cli()
     yield c
     c.cleanup()
+
+
+@pytest.fixture
+def reachable() -> Iterator[pathlib.Path]:
+    """A root-owned dir in /tmp (0711) in which another user may reach what is made for them."""
+    d = pathlib.Path(tempfile.mkdtemp(prefix="bpfman-test-"))
+    os.chmod(d, 0o711)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
 
 
 @pytest.fixture
@@ -194,6 +206,65 @@ def test_lock_and_db_are_never_followed(runtime, tmp_path) -> None:
     os.unlink(db)
 
 
+def test_symlinks_planted_by_a_user_are_never_followed(user, reachable, tmp_path, bpf_obj) -> None:
+    """A runtime dir the user made before root's first use, with the lock, the database
+    and the bpffs mount point planted as symlinks to root's files: every command refuses
+    the dir in one line, and nothing is written, truncated or mounted through them."""
+    base = reachable  # pytest's tmp dirs are root-only: the user could not reach one
+    victim_file = tmp_path / "victim-file"
+    victim_file.write_text("keep\n")
+    victim_dir = tmp_path / "victim-dir"
+    victim_dir.mkdir()
+    rt = base / "rt"
+    rt.mkdir(mode=0o700)  # the user's, as if made by them in a directory they can write
+    os.chown(rt, user.uid, user.gid)
+    for target, name in [
+        (victim_file, ".lock"),
+        (victim_dir, "db"),
+        (victim_dir, "fs"),
+        (victim_file, "bpfman.db"),
+    ]:
+        p = user.run("ln", "-s", str(target), str(rt / name))
+        assert p.returncode == 0, p.stderr
+    cli = Cli()
+    cli.runtime = str(rt)
+    for args in [
+        ("list", "programs"),
+        ("get", "program", "1"),
+        ("doctor",),
+        ("gc",),
+        ("load", "file", "-p", bpf_obj("basic"), "--programs", "tracepoint:count_kill"),
+    ]:
+        r = cli(*args, rc=None)
+        one_line_error(r, "refusing to use", f"is owned by uid {user.uid}")
+    assert victim_file.read_text() == "keep\n" and mode(str(victim_file)) == 0o644
+    assert os.listdir(victim_dir) == [] and not os.path.ismount(victim_dir)
+    assert sorted(os.listdir(rt)) == [".lock", "bpfman.db", "db", "fs"]
+
+
+def test_runtime_entries_replaced_by_symlinks_are_refused(runtime, tmp_path) -> None:
+    """The bpffs mount point and the database dir as symlinks (root's runtime dir): refused
+    before anything is mounted on, created in or removed from their targets."""
+    runtime("list", "programs")
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "a").write_text("keep\n")
+    subprocess.run(["umount", runtime.fs], check=True)
+    os.rmdir(runtime.fs)
+    os.symlink(victim, runtime.fs)
+    for args in (("doctor",), ("gc",), ("unload", "1")):  # (list and get read no pins)
+        one_line_error(runtime(*args, rc=None), f"refusing to use {runtime.fs}", "symbolic link")
+    assert not os.path.ismount(victim) and os.listdir(victim) == ["a"]
+    os.unlink(runtime.fs)
+    db_dir = os.path.join(runtime.runtime, "db")
+    shutil.rmtree(db_dir)
+    os.symlink(victim, db_dir)
+    for args in (("list", "programs"), ("doctor",), ("gc",)):
+        one_line_error(runtime(*args, rc=None), f"refusing to use {db_dir}", "symbolic link")
+    assert os.listdir(victim) == ["a"] and (victim / "a").read_text() == "keep\n"
+    os.unlink(db_dir)
+
+
 def test_a_newer_database_schema_is_refused(runtime) -> None:
     runtime("list", "programs")
     db = sqlite3.connect(os.path.join(runtime.runtime, "db", "bpfman.db"))
@@ -264,12 +335,14 @@ def test_gc_leaves_planted_entries_alone(runtime, user, victim, veth, bpf_obj) -
 
 
 def test_paths_in_the_database_are_not_trusted(runtime, victim, bpf_obj) -> None:
-    """A database row naming a victim as a program's maps dir or a link's pin: unload and
-    detach work on the pins computed from the ids, the victim is untouched."""
+    """A database row naming a victim as a program's maps dir or a link's pin: unload,
+    detach and gc's forgetting of a program whose pin is gone work on the pins computed
+    from the ids, the victim is untouched."""
     out = runtime(
         "load", "file", "-p", bpf_obj("basic"), "--programs", "tracepoint:count_kill", "-o", "json"
     ).json()[0]
     prog = out["kernel_info"]["id"]
+    gone = runtime.load(bpf_obj("basic"), "tracepoint:count_getppid").program_ids()[0]
     link = runtime(
         "attach", str(prog), "tracepoint", "-t", "syscalls/sys_enter_kill", "-o", "json"
     ).json()["link_id"]
@@ -282,6 +355,8 @@ def test_paths_in_the_database_are_not_trusted(runtime, victim, bpf_obj) -> None
     assert shown["info"]["map_pin_path"] == os.path.join(runtime.fs, "maps", str(prog))
     runtime("detach", str(link))
     runtime("unload", str(prog))
+    os.unlink(runtime.fs + f"/prog_{gone}")  # gc forgets the program and removes its maps
+    assert f"forgot program {gone}" in runtime("gc").out
     assert runtime.pins() == []
 
 
