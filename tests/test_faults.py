@@ -26,19 +26,30 @@ def one_line(r, rc: int, *words: str) -> None:
 def test_fifo_device_and_socket_refused_before_the_lock(cli, bpf_obj, tmp_path) -> None:
     """A FIFO as the bytecode or the config would block forever holding the writer lock;
     /dev/zero as the config would be read until memory runs out. (The config is read by the
-    commands that use the Manager: `doctor` here; list and get read without it.)"""
+    commands that use the Manager: `doctor` here; list and get read without it.) Refused
+    before the lock: with another writer holding it, the answer comes at once."""
+    import fcntl
+
     fifo = str(tmp_path / "fifo")
     os.mkfifo(fifo)
     sock_path = str(tmp_path / "sock")
     sock = socket.socket(socket.AF_UNIX)
     sock.bind(sock_path)
+    cli("gc")  # (makes the lock file)
+    lock = os.open(os.path.join(cli.runtime, ".lock"), os.O_RDWR)
+    fcntl.flock(lock, fcntl.LOCK_EX)  # a writer at work
+    env = dict(cli.env, BPFMAN_LOCK_TIMEOUT="30")
     try:
         for path in (fifo, "/dev/zero", sock_path):
-            r = cli("load", "file", "-p", path, "--programs", "tracepoint:count_kill", rc=None)
+            start = time.monotonic()
+            r = cli("load", "file", "-p", path, "--programs", "tracepoint:count_kill",
+                    env=env, rc=None)  # fmt: skip
             one_line(r, 1, f"bytecode {path}: not a regular file")
-            r = cli("--config", path, "doctor", rc=None)
+            r = cli("--config", path, "doctor", env=env, rc=None)
             one_line(r, 1, f"config {path}: not a regular file")
+            assert time.monotonic() - start < 20, "waited for the lock: checked after it"
     finally:
+        os.close(lock)
         sock.close()
     big = tmp_path / "big.toml"
     with open(big, "wb") as f:

@@ -50,16 +50,23 @@ def test_a_huge_value_is_not_echoed_whole(rpc, bpf_obj) -> None:
 
 
 def test_fifo_and_socket_as_bytecode(rpc, tmp_path) -> None:
-    stub, _ = rpc
+    """Refused before the writer lock: answered while another writer holds it (a FIFO opened
+    under the lock would have stalled every writer, the daemon's and the CLI's)."""
+    import fcntl
+
+    stub, cli = rpc
     fifo = str(tmp_path / "fifo")
     os.mkfifo(fifo)
     sock = socket.socket(socket.AF_UNIX)
     sock.bind(str(tmp_path / "sock"))
+    lock = os.open(os.path.join(cli.runtime, ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(lock, fcntl.LOCK_EX)
     try:
-        for path in (fifo, str(tmp_path / "sock")):
-            err = refused(lambda path=path: stub.Load(load_request(path, KILL)))
+        for path in (fifo, str(tmp_path / "sock"), "/dev/zero"):
+            err = refused(lambda path=path: stub.Load(load_request(path, KILL), timeout=20))
             assert err.code() == C.INVALID_ARGUMENT and "not a regular file" in err.details()
     finally:
+        os.close(lock)
         sock.close()
     stub.List(pb.ListRequest())  # the daemon still answers: no writer is stuck on the FIFO
 
