@@ -251,6 +251,32 @@ def test_a_broken_database_is_one_line_and_doctor_reports_it(cli, how) -> None:
     assert cli("doctor").out.startswith("ok:")
 
 
+def test_a_database_in_a_read_only_dir_is_one_line(cli, bpf_obj) -> None:
+    """The database directory read-only (a bind mount): every command one line, doctor and
+    gc report it; the program loaded before is untouched."""
+    prog = cli.load(bpf_obj("basic"), "tracepoint:count_kill").program_ids()[0]
+    db_dir = os.path.join(cli.runtime, "db")
+    subprocess.run(["mount", "--bind", db_dir, db_dir], check=True)
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", db_dir], check=True)
+        why = "read-only filesystem"
+        for args in [
+            ("list", "programs"),
+            ("get", "program", str(prog)),
+            ("unload", str(prog)),
+            ("load", "file", "-p", bpf_obj("basic"), "--programs", "tracepoint:count_kill"),
+        ]:
+            one_line(cli(*args, rc=None), 1, "bpfman.db", why)
+        for cmd in ("doctor", "gc"):
+            r = cli(cmd, rc=None)
+            assert r.rc == 1 and "Traceback" not in r.err and why in r.out, (r.err, r.out)
+    finally:
+        subprocess.run(["umount", db_dir], check=True)
+    assert cli("list", "programs", "-o", "json").program_ids() == [prog]
+    assert cli("doctor").out.startswith("ok:")
+    cli("unload", str(prog))
+
+
 def test_unusable_runtime_dirs_are_one_line(tmp_path) -> None:
     afile = tmp_path / "afile"
     afile.write_text("x")

@@ -205,7 +205,7 @@ class Store:
             self._check_tables()
         except sqlite3.Error as e:
             self.db.close()
-            raise StoreError(f"database {path}: {e}") from None
+            raise StoreError(f"database {path}: {e}{_read_only_hint(path)}") from None
         except BaseException:
             self.db.close()
             raise
@@ -543,6 +543,16 @@ def shared_memory_works(directory: str) -> bool:
     finally:
         os.close(fd)
         os.unlink(probe)
+
+
+def _read_only_hint(path: str) -> str:
+    """Why SQLite could not open an existing database, if its filesystem is read-only (SQLite
+    says only "unable to open database file": it cannot make its journal or WAL files)."""
+    try:
+        read_only = bool(os.statvfs(os.path.dirname(path)).f_flag & os.ST_RDONLY)
+    except OSError:
+        return ""
+    return " (its directory is on a read-only filesystem)" if read_only else ""
 
 
 def _own_db_files(path: str) -> None:
