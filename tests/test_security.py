@@ -386,6 +386,50 @@ def test_socket_is_for_root_and_the_bpfman_group(runtime, user) -> None:
         shutil.rmtree(os.path.dirname(sock), ignore_errors=True)
 
 
+def test_socket_group_members_may_connect(runtime, user, monkeypatch) -> None:
+    """With the socket group present (a fresh group stands in for ``bpfman``: the host's
+    group database is not changed under other tests), the socket's directory is 0750 and
+    the group's, the socket 0660 and the group's: a member connects, another user cannot."""
+    import pwd
+    from concurrent import futures
+
+    import grpc
+
+    from bpfman.server import daemon
+    from bpfman.server.servicer import BpfmanServicer, add_to_server
+
+    group = f"bpfg{os.getpid() % 100000}{uuid.uuid4().hex[:6]}"
+    member = f"{user.name}m"
+    _retry(["groupadd", group])
+    server = None
+    try:
+        _retry(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", "-G", group, member])
+        pw = pwd.getpwnam(member)
+        monkeypatch.setattr(daemon, "SOCKET_GROUP", group)
+        gid = daemon.socket_group()
+        assert gid is not None
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+        add_to_server(BpfmanServicer(runtime.runtime, None), server)
+        sock = f"{runtime.runtime}-sock/bpfman.sock"
+        with daemon._own_socket(server, sock):
+            server.start()
+            sock_dir = os.path.dirname(sock)
+            assert mode(sock_dir) == 0o750 and os.stat(sock_dir).st_gid == gid
+            assert mode(sock) == 0o660 and os.stat(sock).st_gid == gid
+            connect = f"import socket; socket.socket(socket.AF_UNIX).connect({sock!r})"
+            p = User(member, pw.pw_uid, pw.pw_gid).run("python3", "-c", connect)
+            assert p.returncode == 0, p.stderr
+            p = user.run("python3", "-c", connect)
+            assert p.returncode != 0 and "PermissionError" in p.stderr, p.stderr
+    finally:
+        if server is not None:
+            server.stop(None)
+        shutil.rmtree(f"{runtime.runtime}-sock", ignore_errors=True)
+        with contextlib.suppress(AssertionError):
+            _retry(["userdel", member])
+        _retry(["groupdel", group])
+
+
 # ---------------------------------------------------------------------- registries
 
 
