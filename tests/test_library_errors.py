@@ -11,7 +11,7 @@ import subprocess
 import sys
 import traceback
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -305,3 +305,19 @@ def test_a_reopened_link_says_what_it_is(lib_obj: bpfman.Object, pin_dir: str) -
     by_id.close()
     again.detach()
     assert repr(again) == f"<Link perf_event id {link_id} closed>"
+
+
+@pytest.mark.parametrize("obj_id", [1 << 63, 1 << 32, -1])
+def test_an_id_out_of_the_kernels_range_is_not_found(obj_id: int) -> None:
+    """Kernel ids are 32-bit: a bigger or negative one is "no such object", not a
+    ``struct.error`` from packing the syscall's argument."""
+    opens: list[tuple[Callable[[int], object], str]] = [
+        (bpfman.Program.from_id, "prog"),
+        (bpfman.Map.from_id, "map"),
+        (bpfman.Link.from_id, "link"),
+    ]
+    for from_id, kind in opens:
+        with pytest.raises(bpfman.BpfError) as e:
+            from_id(obj_id)
+        assert e.value.errno == errno.ENOENT and f"no {kind} with id {obj_id}" in str(e.value)
+    assert bpfman.program_brief(obj_id) is None

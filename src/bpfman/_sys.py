@@ -12,6 +12,7 @@ builds attr blocks by hand.
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import struct
 from ctypes import Structure, c_char, c_char_p, c_uint8, c_uint32, c_uint64
@@ -363,6 +364,8 @@ def prog_brief(prog_id: int) -> tuple[int, str, int, str] | None:
 
 def fd_from_id(kind: str, obj_id: int) -> int:
     """An fd for the kernel object *kind* ("prog", "map", "link", "btf") with id *obj_id*."""
+    if not 0 <= obj_id <= 0xFFFFFFFF:  # kernel ids are 32-bit: none has this one
+        raise BpfError(f"no {kind} with id {obj_id}: ids are 32-bit", errno=errno.ENOENT)
     return bpf(_BY_ID[kind][1], struct.pack("=I", obj_id), f"no {kind} with id {obj_id}")
 
 
