@@ -58,6 +58,21 @@ def test_fifo_device_and_socket_refused_before_the_lock(cli, bpf_obj, tmp_path) 
     assert cli.db_rows()["programs"] == 0
 
 
+def test_fifo_and_device_as_uprobe_target(cli, bpf_obj, tmp_path) -> None:
+    """A uprobe's target is read (its symbols) under the writer lock: a FIFO there blocked
+    every writer, a device was a traceback (mmap). Both one line, nothing attached."""
+    fifo = str(tmp_path / "fifo")
+    os.mkfifo(fifo)
+    prog = cli.load(bpf_obj("mgr_probes"), "uprobe:up").program_ids()[0]
+    try:
+        for target in (fifo, "/dev/zero"):
+            r = cli("attach", str(prog), "uprobe", "-t", target, "-f", "malloc", rc=None)
+            one_line(r, 1, f"{target} is not a regular file")
+        assert cli("list", "links", "-o", "json").json() == []
+    finally:
+        cli("unload", str(prog))
+
+
 @pytest.mark.parametrize(
     ("text", "why"),
     [

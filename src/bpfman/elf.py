@@ -15,6 +15,7 @@ import errno as _errno
 import mmap
 import os
 import re
+import stat
 import struct
 import subprocess
 import sysconfig
@@ -224,14 +225,22 @@ def globalize_static_programs(data: bytes) -> bytes | None:
 
 @contextlib.contextmanager
 def open_elf(path: str) -> Iterator[ElfFile]:
-    """Map *path* read-only and parse it."""
+    """Map *path* read-only and parse it: a regular file only (``O_NONBLOCK``: a FIFO in
+    its place must not block, a device must not be mapped)."""
     try:
-        f = open(path, "rb")  # noqa: SIM115 - closed below, after the mapping
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
     except FileNotFoundError:
         raise BpfError(f"no such file: {path}", errno=_errno.ENOENT) from None
     except IsADirectoryError:
         raise BpfError(f"{path} is a directory", errno=_errno.EISDIR) from None
-    with f:
+    except OSError as e:  # EACCES, ELOOP, ENXIO (a Unix socket)...
+        raise BpfError(f"cannot open {path}: {e.strerror}", errno=e.errno or 0) from None
+    with os.fdopen(fd, "rb") as f:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise BpfError(f"{path} is a directory", errno=_errno.EISDIR)
+        if not stat.S_ISREG(mode):
+            raise BpfError(f"{path} is not a regular file", errno=_errno.EINVAL)
         try:
             m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
         except ValueError:  # empty file

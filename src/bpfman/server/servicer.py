@@ -132,6 +132,9 @@ class BpfmanServicer(pb_grpc.BpfmanServicer):
         spec = bytecode.locate(request.bytecode, translate.load_spec(request), mgr, self.images)
         names = translate.return_probe_candidates(spec)
         if names and spec.path:
+            from bpfman.manager import safety  # (the file is read here, before Manager.load)
+
+            safety.check_input_file(spec.path, "bytecode", safety.MAX_BYTECODE)
             spec = translate.with_return_probes(spec, bytecode.program_sections(spec.path, names))
         records = mgr.load(spec)
         return translate.load_response([query.program_result(mgr, r.id) for r in records])
