@@ -321,3 +321,34 @@ def test_an_id_out_of_the_kernels_range_is_not_found(obj_id: int) -> None:
             from_id(obj_id)
         assert e.value.errno == errno.ENOENT and f"no {kind} with id {obj_id}" in str(e.value)
     assert bpfman.program_brief(obj_id) is None
+
+
+def test_an_object_file_is_read_once(bpf_obj, tmp_path, monkeypatch) -> None:
+    """libbpf parses the bytes bpfman read and checked, not the path again: a FIFO swapped
+    in for the file after the check does not block the open (it would hold the manager's
+    writer lock)."""
+    import shutil
+    import threading
+
+    from bpfman import elf
+
+    path = tmp_path / "prog.bpf.o"
+    shutil.copy(bpf_obj("basic"), path)
+    globalize = elf.globalize_static_programs
+
+    def swapped(data: bytes) -> bytes | None:
+        os.unlink(path)
+        os.mkfifo(path)
+        return globalize(data)
+
+    monkeypatch.setattr(elf, "globalize_static_programs", swapped)
+    opened: list[bpfman.ObjectSpec] = []
+    t = threading.Thread(target=lambda: opened.append(bpfman.open(str(path))), daemon=True)
+    t.start()
+    t.join(timeout=20)
+    if t.is_alive():  # blocked on the FIFO: a writer's open and close lets it go
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+        t.join(timeout=5)
+        pytest.fail("bpfman.open opened the path again")
+    assert "count_kill" in opened[0].programs
+    opened[0].close()

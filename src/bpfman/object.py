@@ -430,18 +430,17 @@ class ObjectSpec(_Base):
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
         data = _precheck_file(self.path)
-        # static entry functions get global binding in a copy (the file stays as it is)
-        self._image = elf.globalize_static_programs(data)
+        # static entry functions get global binding in a copy (the file stays as it is); libbpf
+        # parses the bytes read and checked here, never the path again (a FIFO swapped in
+        # meanwhile would block it)
+        self._image = elf.globalize_static_programs(data) or data
         with _libbpf.capture() as log:
-            if self._image is None:
-                ptr = lib.bpf_object__open_file(os.fsencode(self.path), None)
-            else:
-                opts = _libbpf.bpf_object_open_opts(
-                    sz=ctypes.sizeof(_libbpf.bpf_object_open_opts),
-                    # the name open_file gives: the file name up to its first dot
-                    object_name=os.fsencode(os.path.basename(self.path).split(".")[0]),
-                )
-                ptr = lib.bpf_object__open_mem(self._image, len(self._image), ctypes.byref(opts))
+            opts = _libbpf.bpf_object_open_opts(
+                sz=ctypes.sizeof(_libbpf.bpf_object_open_opts),
+                # the name open_file gives: the file name up to its first dot
+                object_name=os.fsencode(os.path.basename(self.path).split(".")[0]),
+            )
+            ptr = lib.bpf_object__open_mem(self._image, len(self._image), ctypes.byref(opts))
         if not ptr:
             err = _libbpf.errno() or _errno.EINVAL
             raise from_errno(f"cannot open {self.path}", err, log)
