@@ -470,14 +470,31 @@ def test_bearer_token_registry(registry, bpf_obj, tmp_path) -> None:
         front.close()
 
 
-def test_misbehaving_registry_is_one_line_error(tmp_path) -> None:
-    """A manifest cut short is an unreachable registry; an error body is read only so far."""
+def test_misbehaving_registry_is_one_line_error(cli, tmp_path) -> None:
+    """A manifest cut short is an unreachable registry; an error body is read only so far; a
+    descriptor size that is no byte count is one line."""
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: object) -> None:
             pass
 
         def do_GET(self) -> None:
+            if self.path.endswith("/manifests/badsize"):  # a size that is no byte count
+                digest = "sha256:" + "0" * 64
+                body = json.dumps({
+                    "schemaVersion": 2,
+                    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                               "digest": digest, "size": "abc"},
+                    "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                                "digest": digest, "size": "abc"}],
+                }).encode()  # fmt: skip
+                self.send_response(200)
+                self.send_header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
             cut = self.path.endswith("/manifests/cut")
             self.send_response(200 if cut else 500)
             self.send_header("Content-Length", str(1000 if cut else 8 << 20))
@@ -497,6 +514,11 @@ def test_misbehaving_registry_is_one_line_error(tmp_path) -> None:
             pull(tmp_path, f"{host}/tests/misbehave:cut")
         with pytest.raises(images.ImageError, match=r"registry answered 500 \(Internal Server"):
             pull(tmp_path, f"{host}/tests/misbehave:big-error")
+        with pytest.raises(images.ImageError, match="size 'abc' is not a byte count"):
+            pull(tmp_path, f"{host}/tests/misbehave:badsize")
+        r = cli("image", "pull", "-i", f"{host}/tests/misbehave:badsize", rc=1)
+        assert "Traceback" not in r.err and len(r.err.strip().splitlines()) == 1, r.err
+        assert "is not a byte count" in r.err, r.err
     finally:
         server.shutdown()
         server.server_close()
