@@ -328,6 +328,15 @@ def test_wrong_endian_or_machine_refused(cli, registry, bpf_obj, tmp_path) -> No
     assert p.labels[0] == p.labels[1]
 
 
+def test_build_refuses_a_fifo_or_device(cli, tmp_path) -> None:
+    """A FIFO as the bytecode hung `image build` (a blocking open); a device is no file."""
+    fifo = str(tmp_path / "fifo")
+    os.mkfifo(fifo)
+    for path in (fifo, "/dev/zero"):
+        r = cli("image", "build", "-t", "127.0.0.1:1/tests/x:v1", "-b", path, rc=1)
+        assert r.err.strip() == f"Error: BYTECODE_FILE {path}: not a regular file", r.err
+
+
 # ---------------------------------------------------------------------- build args
 
 

@@ -15,6 +15,7 @@ import io
 import json
 import os
 import re
+import stat
 import tarfile
 from dataclasses import dataclass
 
@@ -130,8 +131,10 @@ def plan(inputs: list[BuildInput]) -> Plan:
     """
     computed: list[Labels | None] = []
     for i in inputs:
-        try:
-            with open(i.path, "rb") as f:
+        try:  # O_NONBLOCK: a FIFO must not hang the build, nor a device be taken for a file
+            with open(os.open(i.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as f:
+                if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                    raise InputError(f"{i.build_arg} {i.path}: not a regular file")
                 head = f.read(64)
         except OSError as e:
             raise InputError(f"{i.build_arg} {i.path}: {e.strerror}") from None
