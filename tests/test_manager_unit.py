@@ -202,6 +202,36 @@ def test_store_migrates_an_old_database(tmp_path) -> None:
         s.close()
 
 
+def test_store_waits_for_a_writer_to_switch_to_wal(tmp_path) -> None:
+    """A database in rollback-journal mode (new, or an old bpfman's) with another process
+    writing it: the switch to WAL waits for that writer, as every other statement does,
+    instead of failing "database is locked" at once (as it did, now and then, when several
+    processes first used a runtime dir or opened an old database together)."""
+    import sqlite3
+    import threading
+
+    from bpfman.manager import store
+
+    path = str(tmp_path / "db" / "bpfman.db")
+    (tmp_path / "db").mkdir()
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.executescript(store.MIGRATIONS[0] + "; PRAGMA user_version=1;")
+    assert other.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    other.execute("BEGIN IMMEDIATE")  # writing
+    done = threading.Timer(0.3, lambda: other.execute("COMMIT"))
+    done.start()
+    try:
+        s = store.Store(path)
+    finally:
+        done.join()
+        other.close()
+    try:
+        assert s.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert s.schema_version == len(store.MIGRATIONS)
+    finally:
+        s.close()
+
+
 def test_writer_scope_only_exists_under_the_lock(tmp_path) -> None:
     """Mutating helpers take a WriterScope; only a held WriterLock makes one."""
     from bpfman.manager.lock import LockTimeout, WriterLock, WriterScope

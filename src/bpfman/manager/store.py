@@ -164,6 +164,8 @@ MIGRATIONS: list[str] = [
 ]
 
 
+WAL_SWITCH_TIMEOUT = 30.0  # seconds: as long as a writer waits for the database (connect)
+
 TABLES = frozenset(
     {"programs", "program_globals", "program_metadata", "links", "link_metadata", "dispatchers"}
 )
@@ -218,8 +220,22 @@ class Store:
         index; else the rollback journal (9p, some FUSE filesystems: there a WAL database fails
         "disk I/O error" at its first write, and stays unusable)."""
         mode = self.db.execute("PRAGMA journal_mode").fetchone()[0]
-        if mode != "wal" and shared_memory_works(os.path.dirname(self.path)):
-            self.db.execute("PRAGMA journal_mode=WAL")
+        if mode == "wal" or not shared_memory_works(os.path.dirname(self.path)):
+            return
+        # the switch needs the database alone: with other processes opening it at once,
+        # SQLite may answer "database is locked" at once instead of waiting (its busy
+        # timeout does not cover it); one of them switches, the others retry and find WAL
+        import time
+
+        deadline = time.monotonic() + WAL_SWITCH_TIMEOUT
+        while True:
+            try:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as e:
+                if e.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.005)
 
     def _migrate(self) -> None:
         """Run the migrations this database lacks, each in its own write transaction; the
