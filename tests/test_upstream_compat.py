@@ -552,6 +552,18 @@ def ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, capture_output=True, timeout=30)
 
 
+def dispatchers(cli) -> int:
+    """The store's dispatchers rows (one per hook a multi-program dispatcher runs)."""
+    import sqlite3
+
+    db = sqlite3.connect(os.path.join(cli.runtime, "db", "bpfman.db"))
+    try:
+        return int(db.execute("SELECT count(*) FROM dispatchers").fetchone()[0])
+    finally:
+        db.close()
+
+
+@pytest.mark.kernel_feature  # multi-program dispatchers need freplace: make vmtest runs them
 def test_unload_and_detach_after_netns_deleted(cli) -> None:
     ns = f"pbt-{os.getpid()}-updel"
     path = f"/var/run/netns/{ns}"
@@ -573,16 +585,21 @@ def test_unload_and_detach_after_netns_deleted(cli) -> None:
         cli("attach", str(progs["tcx:tcx_pass"]), "tcx", "-d", "ingress", "-p", "10", *net)
         tcx_next = cli("attach", str(progs["tcx:tcx_next"]), "tcx", "-d", "ingress", "-p", "20",
                        *net, "-o", "json").json()["link_id"]  # fmt: skip
+        if features.available("freplace"):  # a second program on each dispatcher
+            cli("attach", str(progs["xdp:pass"]), "xdp", "-p", "20", *net)
+            cli("attach", str(progs["tc:pass"]), "tc", "-d", "ingress", "-p", "20", *net)
+            assert cli.db_rows()["links"] == 6 and dispatchers(cli) == 2  # xdp, tc ingress
     finally:
         ip("netns", "del", ns)  # the interface, its filters and links go with it
     cli("detach", str(tcx_next))
     cli("detach", str(xdp))
     for prog_id in progs.values():
         cli("unload", str(prog_id))
-    assert cli.pins() == [] and cli.db_rows()["links"] == 0
+    assert cli.pins() == [] and cli.db_rows()["links"] == 0 and dispatchers(cli) == 0
     assert cli("doctor").rc == 0
 
 
+@pytest.mark.kernel_feature  # as above
 def test_detach_after_interface_deleted(cli) -> None:
     name = f"pbd{os.getpid() % 100000}"
     ip("link", "add", name, "type", "veth", "peer", "name", f"{name}p")
@@ -601,6 +618,10 @@ def test_detach_after_interface_deleted(cli) -> None:
         xdp_id = xdp["kernel_info"]["id"]
         xdp_link = cli("attach", str(xdp_id), "xdp", "-i", name, "-p", "5",
                        "-o", "json").json()["link_id"]  # fmt: skip
+        if features.available("freplace"):
+            cli("attach", str(xdp_id), "xdp", "-i", name, "-p", "6")
+            cli("attach", str(tc_id), "tc", "-d", "egress", "-i", name, "-p", "6")
+            assert dispatchers(cli) == 2
     finally:
         ip("link", "del", name)
     cli("detach", str(tc_link))
@@ -608,7 +629,7 @@ def test_detach_after_interface_deleted(cli) -> None:
     cli("unload", str(tc_id))
     cli("unload", str(tcx_id))
     cli("unload", str(xdp_id))
-    assert cli.db_rows()["links"] == 0
+    assert cli.db_rows()["links"] == 0 and dispatchers(cli) == 0
     assert cli.pins() == [] and cli("doctor").rc == 0
 
 
