@@ -401,7 +401,35 @@ def test_basic_auth_registry(cli, auth_registry, bpf_obj, tmp_path) -> None:
         images.Credentials.from_base64("%%%")
     loaded = cli("load", "image", "-i", url, "-r", auth,
                  "--programs", "tracepoint:count_kill", "-o", "json").json()  # fmt: skip
+    # the echo has the credentials' fields present and empty, never the credentials
+    assert loaded[0]["info"]["bytecode"] == {
+        "image": {"url": url, "image_pull_policy": 1, "username": "", "password": ""}
+    }
     cli("unload", str(loaded[0]["kernel_info"]["id"]))
+    assert cli.pins() == []
+
+
+def test_grpc_load_with_credentials_echoes_none(cli, auth_registry, bpf_obj, tmp_path) -> None:
+    from bpfman.server import bpfman_pb2 as pb
+    from support.daemon import Daemon
+
+    url = auth_registry.url("tests/private-grpc:v1")
+    auth = b64("tester:s3cret")
+    cli("image", "build", "-t", url, "-b", bpf_obj("basic"), "--registry-auth", auth)
+    d = Daemon(cli, str(tmp_path / "bpfman.sock")).ready()
+    try:
+        image = pb.BytecodeImage(url=url, image_pull_policy=0, username="tester", password="s3cret")
+        request = pb.LoadRequest(bytecode=pb.BytecodeLocation(image=image),
+                                 info=[pb.LoadInfo(name="count_kill", program_type=pb.TRACEPOINT)])
+        (prog,) = d.stub.Load(request).programs
+        got = d.stub.Get(pb.GetRequest(id=prog.kernel_info.id))
+        for echoed in (prog.info.bytecode.image, got.info.bytecode.image):
+            assert echoed.url == url and echoed.image_pull_policy == 0
+            assert echoed.HasField("username") and echoed.HasField("password")
+            assert echoed.username == echoed.password == ""
+        d.stub.Unload(pb.UnloadRequest(id=prog.kernel_info.id))
+    finally:
+        d.stop()
     assert cli.pins() == []
 
 

@@ -202,7 +202,36 @@ def test_load_image_with_upstream_labels(cli, registry) -> None:
     assert r.err.endswith(f"program uprobe_counter is a probe program in image {url}, not xdp\n")
 
 
+def test_image_build_writes_upstream_words(cli, registry) -> None:
+    url = registry.url("bpfman-bytecode/go-app-counter:built")
+    built = cli("image", "build", "-t", url, "-b", upstream("go-app-counter/app_counter"),
+                "-o", "json").json()  # fmt: skip
+    assert built["programs"] == APP_LABELS
+    out = cli("image", "pull", "--image-url", url).out.splitlines()
+    assert out[0] == "Successfully downloaded bytecode"  # upstream's success line, first
+    pulled = cli("image", "pull", "-i", url, "-o", "json").json()
+    assert pulled["programs"] == APP_LABELS  # the labels as the registry holds them
+    # kretprobe fits probe, tc fits tc, xdp fits xdp
+    loaded = cli("load", "image", "-i", url, "--programs", "kretprobe:kprobe_counter", "tc:stats",
+                 "xdp:xdp_stats", "-o", "json").json()  # fmt: skip
+    assert [(p["info"]["name"], p["kernel_info"]["program_type"]) for p in loaded] == [
+        ("kprobe_counter", 2), ("stats", 3), ("xdp_stats", 6)]  # fmt: skip
+    for p in loaded:
+        cli("unload", str(p["kernel_info"]["id"]))
+    assert cli.pins() == []
+
+
 # ---------------------------------------------------------------- 3. CLI surface
+
+
+def mapped_libc() -> str:
+    """The full path of the libc this process runs with (/proc/self/maps)."""
+    with open("/proc/self/maps") as f:
+        for line in f:
+            path = line.split()[-1]
+            if re.search(r"/libc[.-][^/]*so", path) or path.endswith("/libc.so.6"):
+                return path
+    raise AssertionError("no libc in /proc/self/maps")
 
 
 def ids(result) -> list[int]:
@@ -224,6 +253,14 @@ def test_several_values_per_flag_and_list_filters(cli, bpf_obj) -> None:
     assert got["global_data"] == {"GLOBAL_u8": "AQ==", "GLOBAL_u32": "CgsMDQ=="}
     assert got["metadata"] == {"owner": "acme", "tier": "1", "bpfman_application": "UprobeApp"}
     # the repeated-flag form is the same
+    again = ids(cli("load", "file", "-p", upstream("integration/uprobe"),
+                    "--programs", "uprobe:my_uprobe", "--programs", "uretprobe:my_uretprobe",
+                    "-g", "GLOBAL_u8=01", "-g", "GLOBAL_u32=0A0B0C0D", "-o", "json"))  # fmt: skip
+    assert len(again) == 2
+    for prog in again:
+        assert cli("get", "program", str(prog), "-o", "json").json()["info"]["global_data"] == (
+            got["global_data"])  # fmt: skip
+        cli("unload", str(prog))
     (tp,) = ids(cli("load", "file", "-p", upstream("integration/tp_openat"),
                     "--programs", "tracepoint:enter_openat", "-m", "owner=acme", "-m", "tier=2",
                     "-o", "json"))  # fmt: skip
@@ -232,6 +269,7 @@ def test_several_values_per_flag_and_list_filters(cli, bpf_obj) -> None:
     assert table_ids(cli("list", "program", "--program-type", "uretprobe").out) == [uret]
     assert table_ids(cli("list", "programs", "-p", "tracepoint").out) == [tp]
     assert table_ids(cli("list", "programs", "-m", "owner=acme", "tier=2").out) == [tp]
+    assert table_ids(cli("list", "program", "--metadata-selector", "tier=1").out) == [up, uret]
     assert table_ids(cli("list", "programs", "--application", "UprobeApp").out) == [up, uret]
     with bpfman.load(bpf_obj("basic")) as obj:  # a program that is not bpfman's: only -a lists it
         foreign = obj.programs["count_getppid"].id
@@ -246,24 +284,34 @@ def test_several_values_per_flag_and_list_filters(cli, bpf_obj) -> None:
              "--output", "json").json()["link_id"]  # fmt: skip
     l2 = cli("attach", str(tp), "tracepoint", "--tracepoint", "syscalls/sys_enter_openat",
              "-o", "json").json()["link_id"]  # fmt: skip
+    libc = mapped_libc()  # the uretprobe by the library's full path: shown as given
+    l3 = cli("attach", str(uret), "uprobe", "-t", libc, "-f", "malloc",
+             "--output", "json").json()["link_id"]  # fmt: skip
     links = cli("list", "links", "-o", "json").json()
-    assert [x["link_id"] for x in links] == [l1, l2]
+    assert [x["link_id"] for x in links] == [l1, l2, l3]
     assert links[0]["attach"]["uprobe_attach_info"]["metadata"]["k2"] == "v2"
+    text = cli("list", "links").out.splitlines()
+    assert text[3].split()[1:] == [str(l3), "UprobeApp", "uretprobe", "my_uretprobe", libc,
+                                   "malloc"]  # fmt: skip
+    assert rows(cli("get", "program", str(uret)).out)["Links"] == [f"{l3} ({libc} malloc)"]
+    assert rows(cli("get", "link", str(l3)).out)["Target"] == [libc]
 
     def link_ids(*args: str) -> list[int]:
         return [int(line.split()[1]) for line in cli("list", *args).out.splitlines()[1:]]
 
-    assert link_ids("link", "-p", "probe") == [l1]
+    assert link_ids("link", "-p", "probe") == [l1, l3]
     assert link_ids("links", "--program-type", "tracepoint") == [l2]
-    assert link_ids("links", "--application", "UprobeApp") == [l1]
+    assert link_ids("links", "--application", "UprobeApp") == [l1, l3]
     assert link_ids("links", "-m", "k=v", "k2=v2") == [l1]
-    assert link_ids("links", "-m", "owner=acme") == [l1, l2]  # the program's metadata too
+    assert link_ids("links", "--metadata-selector", "k=v", "k2=v2") == [l1]
+    assert link_ids("links", "-m", "owner=acme") == [l1, l2, l3]  # the program's metadata too
+    assert link_ids("links", "--metadata-selector", "tier=1") == [l1, l3]
     assert link_ids("links", "-p", "xdp") == []
     for prog in (uret, up, tp):
         cli("unload", str(prog))
 
 
-def test_exit_status(cli, tmp_path) -> None:
+def test_exit_status(cli, tmp_path, bpf_obj) -> None:
     obj = upstream("integration/tp_openat")
     for args in (["load", "file", "-p", str(tmp_path / "missing.o"), "--programs", "tracepoint:x"],
                  ["load", "file", "-p", obj, "--programs", "tracepoint:not_there"],
@@ -273,6 +321,11 @@ def test_exit_status(cli, tmp_path) -> None:
                  ["get", "program", "4000000000"]):  # fmt: skip
         r = cli(*args, rc=1)
         assert r.err.startswith("Error: ") and r.err.count("\n") == 1, r.err
+    # a kernel refusal: the verifier rejects the program (EACCES from BPF_PROG_LOAD)
+    r = cli("load", "file", "-p", bpf_obj("bad_verifier"), "--programs", "tracepoint:unchecked",
+            rc=1)  # fmt: skip
+    assert r.err.startswith("Error: ") and r.err.count("\n") == 1, r.err
+    assert "rejected by the verifier" in r.err and cli.db_rows()["programs"] == 0
     for args in (["load", "file", "--programs", "tracepoint:x"],  # no --path
                  ["load", "file", "-p", obj],  # no --programs
                  ["list", "programs", "--bogus"],
@@ -319,6 +372,12 @@ def test_go_app_counter_tables(cli, veth) -> None:
     }  # fmt: skip
     by_id = sorted((i, name) for name, i in prog.items())
     assert [line.split() for line in text[1:]] == [[str(i), *expected[n]] for i, n in by_id]
+    # -p with upstream's kernel-type words: tc includes tcx, probe k- and uprobes
+    for word, names in (("tc", ["stats", "tcx_stats"]), ("xdp", ["xdp_stats"]),
+                        ("probe", ["kprobe_counter", "uprobe_counter"]),
+                        ("tracepoint", ["tracepoint_kill_recorder"])):  # fmt: skip
+        listed = table_ids(cli("list", "programs", "-p", word).out)
+        assert listed == sorted(prog[n] for n in names), word
     tp = prog["tracepoint_kill_recorder"]
     l_tp = cli("attach", str(tp), "tracepoint", "--tracepoint", "syscalls/sys_enter_kill",
                "-o", "json").json()  # fmt: skip
@@ -346,8 +405,11 @@ def test_go_app_counter_tables(cli, veth) -> None:
     assert kernel_types == {"kprobe_counter": "probe", "tracepoint_kill_recorder": "tracepoint",
                             "stats": "tc", "tcx_stats": "tc", "uprobe_counter": "probe",
                             "xdp_stats": "xdp"}  # fmt: skip
+    libc = mapped_libc()
+    l_up2 = cli("attach", str(prog["uprobe_counter"]), "uprobe", "-t", libc, "-f", "free",
+                "--output", "json").json()  # fmt: skip
     assert rows(cli("get", "program", str(prog["uprobe_counter"])).out)["Links"] == [
-        f"{l_up['link_id']} (libc malloc)"]  # fmt: skip
+        f"{l_up['link_id']} (libc malloc)", f"{l_up2['link_id']} ({libc} free)"]  # fmt: skip
     assert rows(cli("get", "program", str(prog["stats"])).out)["Links"] == [
         f"{l_tc['link_id']} ({veth.host} ingress pos-0)"]  # fmt: skip
     link = rows(cli("get", "link", str(l_xdp["link_id"])).out)
@@ -359,7 +421,7 @@ def test_go_app_counter_tables(cli, veth) -> None:
         [str(l_tc["link_id"]), "go-app", "tc", "stats", veth.host, "ingress", "pos-0"],
         [str(l_tcx["link_id"]), "go-app", "tcx", "tcx_stats", veth.host, "ingress", "pos-0"],
     ]
-    assert len(cli("list", "links", "--application", "go-app").out.splitlines()) == 1 + 5
+    assert len(cli("list", "links", "--application", "go-app").out.splitlines()) == 1 + 6
     for p in sorted(loaded, key=lambda p: p["info"].get("map_owner_id") is None):
         cli("unload", str(p["kernel_info"]["id"]))
     assert cli("list", "links").out.splitlines()[1:] == []
@@ -490,6 +552,18 @@ def ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, capture_output=True, timeout=30)
 
 
+def dispatchers(cli) -> int:
+    """The store's dispatchers rows (one per hook a multi-program dispatcher runs)."""
+    import sqlite3
+
+    db = sqlite3.connect(os.path.join(cli.runtime, "db", "bpfman.db"))
+    try:
+        return int(db.execute("SELECT count(*) FROM dispatchers").fetchone()[0])
+    finally:
+        db.close()
+
+
+@pytest.mark.kernel_feature  # multi-program dispatchers need freplace: make vmtest runs them
 def test_unload_and_detach_after_netns_deleted(cli) -> None:
     ns = f"pbt-{os.getpid()}-updel"
     path = f"/var/run/netns/{ns}"
@@ -504,21 +578,28 @@ def test_unload_and_detach_after_netns_deleted(cli) -> None:
             (loaded,) = cli("load", "file", "-p", upstream(obj), "--programs", prog, "-o",
                             "json").json()  # fmt: skip
             progs[prog] = loaded["kernel_info"]["id"]
-        net = ["-i", "updel0", "-n", path]
-        cli("attach", str(progs["xdp:pass"]), "xdp", "-p", "10", *net)
+        net = ["-i", "updel0", "--netns", path]
+        xdp = cli("attach", str(progs["xdp:pass"]), "xdp", "-p", "10", *net,
+                  "-o", "json").json()["link_id"]  # fmt: skip
         cli("attach", str(progs["tc:pass"]), "tc", "-d", "ingress", "-p", "10", *net)
         cli("attach", str(progs["tcx:tcx_pass"]), "tcx", "-d", "ingress", "-p", "10", *net)
         tcx_next = cli("attach", str(progs["tcx:tcx_next"]), "tcx", "-d", "ingress", "-p", "20",
                        *net, "-o", "json").json()["link_id"]  # fmt: skip
+        if features.available("freplace"):  # a second program on each dispatcher
+            cli("attach", str(progs["xdp:pass"]), "xdp", "-p", "20", *net)
+            cli("attach", str(progs["tc:pass"]), "tc", "-d", "ingress", "-p", "20", *net)
+            assert cli.db_rows()["links"] == 6 and dispatchers(cli) == 2  # xdp, tc ingress
     finally:
         ip("netns", "del", ns)  # the interface, its filters and links go with it
     cli("detach", str(tcx_next))
+    cli("detach", str(xdp))
     for prog_id in progs.values():
         cli("unload", str(prog_id))
-    assert cli.pins() == [] and cli.db_rows()["links"] == 0
+    assert cli.pins() == [] and cli.db_rows()["links"] == 0 and dispatchers(cli) == 0
     assert cli("doctor").rc == 0
 
 
+@pytest.mark.kernel_feature  # as above
 def test_detach_after_interface_deleted(cli) -> None:
     name = f"pbd{os.getpid() % 100000}"
     ip("link", "add", name, "type", "veth", "peer", "name", f"{name}p")
@@ -532,11 +613,23 @@ def test_detach_after_interface_deleted(cli) -> None:
         tc_link = cli("attach", str(tc_id), "tc", "-d", "egress", "-i", name, "-p", "5",
                       "-o", "json").json()["link_id"]  # fmt: skip
         cli("attach", str(tcx_id), "tcx", "-d", "egress", "-i", name, "-p", "5")
+        (xdp,) = cli("load", "file", "-p", upstream("integration/xdp_pass"), "--programs",
+                     "xdp:pass", "-o", "json").json()  # fmt: skip
+        xdp_id = xdp["kernel_info"]["id"]
+        xdp_link = cli("attach", str(xdp_id), "xdp", "-i", name, "-p", "5",
+                       "-o", "json").json()["link_id"]  # fmt: skip
+        if features.available("freplace"):
+            cli("attach", str(xdp_id), "xdp", "-i", name, "-p", "6")
+            cli("attach", str(tc_id), "tc", "-d", "egress", "-i", name, "-p", "6")
+            assert dispatchers(cli) == 2
     finally:
         ip("link", "del", name)
     cli("detach", str(tc_link))
+    cli("detach", str(xdp_link))
     cli("unload", str(tc_id))
     cli("unload", str(tcx_id))
+    cli("unload", str(xdp_id))
+    assert cli.db_rows()["links"] == 0 and dispatchers(cli) == 0
     assert cli.pins() == [] and cli("doctor").rc == 0
 
 
@@ -550,6 +643,7 @@ def test_kprobe_and_kretprobe_cli_guide(cli) -> None:
                 "kprobe:my_kprobe", "kretprobe:my_kretprobe", "-o", "json").json()  # fmt: skip
     kp, krp = (p["kernel_info"]["id"] for p in progs)
     assert rows(cli("get", "program", str(kp)).out)["Kernel Type"] == ["probe"]
+    assert table_ids(cli("list", "programs", "-p", "probe").out) == [kp, krp]
     if not features.available("kprobe"):
         r = cli("attach", str(kp), "kprobe", "-f", "try_to_wake_up", rc=1)
         assert "CONFIG_KPROBES" in r.err
@@ -580,6 +674,7 @@ def test_fentry_fexit_cli_guide(cli) -> None:
         cli("attach", str(ids[-1]), prog.split(":")[0])
     assert [line.split()[-1] for line in cli("list", "links", "-p", "tracing").out.splitlines()[1:]
             ] == ["do_unlinkat", "do_unlinkat"]  # fmt: skip
+    assert table_ids(cli("list", "programs", "-p", "tracing").out) == ids
     for prog_id in ids:
         cli("unload", str(prog_id))
     assert cli.pins() == []
