@@ -251,7 +251,15 @@ class Program(FdHandle):
           ``priority=``, ``handle=`` (tc), ``before=``/``after=`` (tcx) optional
         - ``cgroup_skb/egress``, ``cgroup/connect4``, ``sockops``, ...: ``path=``
         - ``perf_event``: ``perf_fd=``
+        - ``uprobe.multi/BINARY:PATTERN``, ``uretprobe.multi/...``: none; ``pid=``
+          optional (bare: ``target=`` and ``functions=`` or ``offsets=``)
+        - ``kprobe.multi/PATTERN``, ``kretprobe.multi/...``: none (bare: ``pattern=``)
+        - ``usdt/BINARY:PROVIDER:NAME``: none; ``pid=`` optional (bare: ``target=``,
+          ``provider=``, ``name=``)
 
+        ``cookie=`` (what ``bpf_get_attach_cookie`` returns) is optional for
+        tracepoints, raw tracepoints, kprobes, uprobes, USDT and perf events;
+        the multi kinds take ``cookies=``, one per function.
         A missing or unknown keyword is a ``BpfError`` naming the method called.
         """
         from bpfman.attach import by_section
