@@ -58,8 +58,12 @@ _FRAME_TYPES = (ProgramType.XDP, ProgramType.SCHED_CLS, ProgramType.SCHED_ACT)
 
 @dataclass(frozen=True)
 class TestRunResult:
-    """The outcome of ``Program.test_run``: the program's return value (``retval``: an
-    ``XdpAction``/``TcAction`` for network programs), the average run time, the packet out."""
+    """The outcome of ``Program.test_run``.
+
+    ``retval`` is the program's return value (an ``XdpAction``/``TcAction`` for
+    network programs), ``duration_ns`` the average run time of one repetition,
+    ``data`` the packet after the program's changes (b"" without input data).
+    """
 
     retval: int
     duration_ns: int  # average per repetition
@@ -122,7 +126,8 @@ class Program(FdHandle):
     Attributes: ``id`` (the kernel's), ``name``, ``type`` (a ``ProgramType``),
     ``section`` (its ELF section, "" when reopened), ``expected_attach_type``,
     ``verifier_log`` (the verifier's log of a successful load when
-    ``ProgramSpec.log_level`` was 1 or 2, else "").
+    ``ProgramSpec.log_level`` was 1 or 2, else ""), ``pin_path`` (where it
+    was pinned or opened from, or None).
     """
 
     def __init__(
