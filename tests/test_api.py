@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import dataclasses
 import enum
 import inspect
 import os
@@ -92,6 +93,39 @@ def _undocumented() -> list[str]:
 
 def test_every_public_name_and_member_has_a_docstring() -> None:
     assert _undocumented() == []
+
+
+def _undocumented_attributes(instances: list[Any]) -> list[str]:
+    """Public data attributes (dataclass fields, instance attributes) that no docstring of
+    their class or its bpfman bases names as ``attr``."""
+    missing = []
+    values = [getattr(bpfman, name) for name in bpfman.__all__]
+    targets: list[tuple[type, list[str]]] = [
+        (v, [f.name for f in dataclasses.fields(v)])
+        for v in values
+        if inspect.isclass(v) and dataclasses.is_dataclass(v)
+    ]
+    targets += [(type(x), [a for a in vars(x) if not a.startswith("_")]) for x in instances]
+    for cls, attrs in targets:
+        docs = " ".join(
+            inspect.getdoc(c) or "" for c in cls.__mro__ if c.__module__.startswith("bpfman")
+        )
+        missing += [f"{cls.__name__}.{a}" for a in attrs if f"``{a}``" not in docs]
+    return missing
+
+
+def test_every_public_attribute_is_named_in_its_class_docstring(bpf_obj) -> None:
+    """The attributes ``help()`` cannot see (set in ``__init__``, dataclass fields)."""
+    spec = bpfman.open(bpf_obj("library"))
+    instances: list[Any] = [spec, spec.programs["on_kill"], spec.maps["counts"]]
+    with spec.load() as obj:
+        link = obj.programs["on_kill"].attach()
+        counts = obj.maps["counts"]
+        with bpfman.RingBuffer(obj.maps["events"]) as rb:
+            instances += [obj, obj.programs["on_kill"], counts, counts.typed(), link, rb]
+            instances += [bpfman.BpfError("x"), bpfman.KernelFeatureError("x", "kprobe")]
+            instances += [bpfman.UnknownName("x"), bpfman.InputError("x")]
+            assert _undocumented_attributes(instances) == []
 
 
 def test_help_shows_the_public_classes() -> None:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 import bpfman
+from bpfman import _sys
 from bpfman.kinds import AttachType
 
 
@@ -163,6 +164,10 @@ def test_ringbuf_lookup_says_the_map_type_has_none(lib_obj: bpfman.Object) -> No
 
 def test_a_program_of_the_wrong_type_names_both_types(lib_obj: bpfman.Object) -> None:
     xdp, tp = lib_obj.programs["pass_all"], lib_obj.programs["on_kill"]
+    clock = _sys.perf_event_attr(
+        type=_sys.PERF_TYPE_SOFTWARE, config=_sys.PERF_COUNT_SW_CPU_CLOCK, sample_period=100_000
+    )
+    pfd = _sys.perf_event_open(clock, pid=0, cpu=-1)  # a real event: the kernel would say EINVAL
     cases = [
         (
             lambda: xdp.attach_tracepoint("syscalls", "sys_enter_kill"),
@@ -191,12 +196,20 @@ def test_a_program_of_the_wrong_type_names_both_types(lib_obj: bpfman.Object) ->
             lambda: tp.attach_xdp("lo"),
             "cannot attach on_kill to lo as XDP: it is a tracepoint program, not xdp",
         ),
+        (
+            lambda: xdp.attach_perf_event(pfd),
+            f"cannot attach pass_all to perf event fd {pfd}: it is a xdp program,"
+            " not perf_event or kprobe or tracepoint",
+        ),
     ]
-    for attach, says in cases:
-        with pytest.raises(bpfman.BpfError) as e:
-            attach()
-        assert one_line(e.value) == says
-        assert e.value.errno == errno.EINVAL
+    try:
+        for attach, says in cases:
+            with pytest.raises(bpfman.BpfError) as e:
+                attach()
+            assert one_line(e.value) == says
+            assert e.value.errno == errno.EINVAL
+    finally:
+        os.close(pfd)
     assert lib_obj.links == ()
 
 

@@ -18,7 +18,8 @@ class BpfError(Exception):
     verifier's reason and source line). ``errno`` is the kernel/libbpf error
     number (0 if none), ``log`` what libbpf printed during the operation,
     including the verifier log when a program was rejected; an uncaught error
-    shows the last lines of that log below its traceback.
+    shows the last lines of that log below its traceback; ``message`` is the
+    whole text it was raised with (``str()`` is its first line).
     """
 
     def __init__(self, message: str, errno: int = 0, log: str = "") -> None:

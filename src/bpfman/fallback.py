@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Candidate:
-    """One program ``attach_first`` may choose: its name and the keywords for its ``attach()``."""
+    """One program ``attach_first`` may choose: ``program`` (its name) and ``kwargs``
+    (the keywords for its ``attach()``)."""
 
     program: str
     kwargs: dict[str, Any] = field(default_factory=dict)  # for Program.attach()

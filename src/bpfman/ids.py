@@ -32,7 +32,8 @@ def link_ids() -> list[int]:
 
 @dataclass(frozen=True)
 class ProgramBrief:
-    """A program's identity: kernel id, name (15 characters at most), type number and tag."""
+    """A program's identity: ``id`` (the kernel's), ``name`` (15 characters at most),
+    ``type`` (the program type's number) and ``tag`` (hex)."""
 
     id: int
     name: str

@@ -411,7 +411,10 @@ class Map(FdHandle, _Access):
     Attributes: ``id``, ``name``, ``type`` (a ``MapType``), ``key_size``,
     ``value_size`` (one CPU's, for per-CPU maps), ``max_entries``, ``flags``,
     ``btf`` (its object's or the kernel's BTF, or None), ``pin_path`` (where
-    it was pinned or opened from, or None). A map of an Object closes with it.
+    it was pinned or opened from, or None), ``label`` (the name, or ``#ID`` for
+    a map without one: what messages call it), ``key_type_id`` and
+    ``value_type_id`` (the BTF type ids of key and value, 0 if none). A map of
+    an Object closes with it.
     """
 
     def __init__(
@@ -574,7 +577,10 @@ class Map(FdHandle, _Access):
 class TypedMap(_Access, Generic[K, V]):
     """A view of a ``Map`` through ctypes key and value types (see ``bpfman.typed``).
 
-    Attributes it does not have (``id``, ``fd``, ``pin``, ``freeze`` ...) are the map's.
+    Attributes: ``map`` (the Map viewed), ``key_type`` and ``value_type`` (the
+    ctypes types, None for bytes), and the map's ``name``, ``label``, ``type``,
+    ``max_entries``. Attributes it does not have (``id``, ``fd``, ``pin``,
+    ``freeze`` ...) are the map's.
     ``K`` and ``V`` are the Python types of keys and values for type checkers
     (``TypedMap[count_key, int]`` in a skeleton from ``bpfman gen python``);
     ``Map.typed()`` returns ``TypedMap[Any, Any]``.

@@ -63,7 +63,11 @@ def _btf_of(obj_ptr: int) -> Btf | None:
 
 
 class ProgramSpec:
-    """A program of an opened object, configurable before load."""
+    """A program of an opened object, configurable before load.
+
+    Attributes: ``name``, ``section`` (its ELF section, which gives its type and,
+    for most tracing kinds, its attach point).
+    """
 
     def __init__(self, spec: ObjectSpec, ptr: int) -> None:
         self._spec = spec
@@ -139,7 +143,10 @@ class ProgramSpec:
 
 
 class MapSpec:
-    """A map of an opened object: sizes and pinning set before load."""
+    """A map of an opened object: sizes and pinning set before load.
+
+    Attributes: ``name``; its type, sizes, flags and pin path are properties.
+    """
 
     def __init__(self, spec: ObjectSpec, ptr: int) -> None:
         self._spec = spec
@@ -425,7 +432,13 @@ class _Base:
 
 
 class ObjectSpec(_Base):
-    """An opened eBPF object file: parsed, editable, nothing in the kernel yet."""
+    """An opened eBPF object file: parsed, editable, nothing in the kernel yet.
+
+    Attributes: ``path`` (the object file), ``name`` (the file name up to its
+    first dot), ``btf`` (its BTF or None), ``programs`` and ``maps``
+    (``ProgramSpec``/``MapSpec`` by name), ``globals`` (global variables by
+    name: the initial values loaded with it). ``load()`` makes the ``Object``.
+    """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)

@@ -58,8 +58,12 @@ _FRAME_TYPES = (ProgramType.XDP, ProgramType.SCHED_CLS, ProgramType.SCHED_ACT)
 
 @dataclass(frozen=True)
 class TestRunResult:
-    """The outcome of ``Program.test_run``: the program's return value (``retval``: an
-    ``XdpAction``/``TcAction`` for network programs), the average run time, the packet out."""
+    """The outcome of ``Program.test_run``.
+
+    ``retval`` is the program's return value (an ``XdpAction``/``TcAction`` for
+    network programs), ``duration_ns`` the average run time of one repetition,
+    ``data`` the packet after the program's changes (b"" without input data).
+    """
 
     retval: int
     duration_ns: int  # average per repetition
@@ -122,7 +126,8 @@ class Program(FdHandle):
     Attributes: ``id`` (the kernel's), ``name``, ``type`` (a ``ProgramType``),
     ``section`` (its ELF section, "" when reopened), ``expected_attach_type``,
     ``verifier_log`` (the verifier's log of a successful load when
-    ``ProgramSpec.log_level`` was 1 or 2, else "").
+    ``ProgramSpec.log_level`` was 1 or 2, else ""), ``pin_path`` (where it
+    was pinned or opened from, or None).
     """
 
     def __init__(
@@ -251,7 +256,15 @@ class Program(FdHandle):
           ``priority=``, ``handle=`` (tc), ``before=``/``after=`` (tcx) optional
         - ``cgroup_skb/egress``, ``cgroup/connect4``, ``sockops``, ...: ``path=``
         - ``perf_event``: ``perf_fd=``
+        - ``uprobe.multi/BINARY:PATTERN``, ``uretprobe.multi/...``: none; ``pid=``
+          optional (bare: ``target=`` and ``functions=`` or ``offsets=``)
+        - ``kprobe.multi/PATTERN``, ``kretprobe.multi/...``: none (bare: ``pattern=``)
+        - ``usdt/BINARY:PROVIDER:NAME``: none; ``pid=`` optional (bare: ``target=``,
+          ``provider=``, ``name=``)
 
+        ``cookie=`` (what ``bpf_get_attach_cookie`` returns) is optional for
+        tracepoints, raw tracepoints, kprobes, uprobes, USDT and perf events;
+        the multi kinds take ``cookies=``, one per function.
         A missing or unknown keyword is a ``BpfError`` naming the method called.
         """
         from bpfman.attach import by_section

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from bpfman import _libbpf
 from bpfman._libbpf import lib
+from bpfman.attach.types import require_type
 from bpfman.errors import BpfError, from_errno
 from bpfman.kinds import AttachType
 from bpfman.link import Link
@@ -44,6 +45,7 @@ def link_perf_event(
 
 def attach_perf_event(prog: Program, perf_fd: int, cookie: int = 0) -> Link:
     """Attach to a perf event the caller opened (the caller keeps its fd)."""
+    require_type(prog, "perf_event", f"perf event fd {perf_fd}")
     return link_perf_event(
         prog, perf_fd, f"perf event fd {perf_fd}", close_perf_fd=False, cookie=cookie
     )

@@ -22,6 +22,7 @@ ACCEPTS: dict[str, tuple[ProgramType, ...]] = {
     "uprobe_multi": (ProgramType.KPROBE,),
     "kprobe_multi": (ProgramType.KPROBE,),
     "usdt": (ProgramType.KPROBE,),
+    "perf_event": (ProgramType.PERF_EVENT, ProgramType.KPROBE, ProgramType.TRACEPOINT),
     "xdp": (ProgramType.XDP,),
     "tc": (ProgramType.SCHED_CLS,),
     "tcx": (ProgramType.SCHED_CLS,),
