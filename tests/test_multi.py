@@ -220,10 +220,20 @@ def test_kprobe_multi(bpf_obj, tmp_path) -> None:
             f.write_text("")
             f.unlink()
         assert obj.globals["unlinks"] == 3
+        assert obj.globals["unlink_cookie"] == 0  # a pattern attach gives no cookies
         assert link.info().type == LinkType.KPROBE_MULTI
+        link.detach()
+        # named functions, one cookie each (what bpf_get_attach_cookie returns)
+        link = prog.attach_kprobe_multi(functions=["do_unlinkat"], cookies=[0xC0FFEE])
+        f = tmp_path / "cookie"
+        f.write_text("")
+        f.unlink()
+        assert (obj.globals["unlinks"], obj.globals["unlink_cookie"]) == (4, 0xC0FFEE)
         link.detach()
         with pytest.raises(BpfError, match="give a pattern or functions"):
             prog.attach_kprobe_multi()
+        with pytest.raises(BpfError, match="cookies need functions, one each"):
+            prog.attach_kprobe_multi(functions=["do_unlinkat"], cookies=[1, 2])
 
 
 def test_raw_tracepoint_cookie(obj) -> None:
@@ -233,6 +243,18 @@ def test_raw_tracepoint_cookie(obj) -> None:
     link = obj.programs["rawtp_with_cookie"].attach_raw_tracepoint("sys_enter", cookie=0xC0FFEE)
     os.getppid()
     assert obj.globals["rawtp_cookie"] == 0xC0FFEE
+    link.detach()
+
+
+def test_tracepoint_cookie(obj) -> None:
+    import os
+
+    obj.globals["cookie_pid"] = os.getpid()
+    link = obj.programs["tp_with_cookie"].attach_tracepoint(
+        "syscalls", "sys_enter_getppid", cookie=0xBEEF
+    )  # the cookie rides on the tracepoint's perf link
+    os.getppid()
+    assert obj.globals["tp_cookie"] == 0xBEEF
     link.detach()
 
 
