@@ -134,6 +134,19 @@ def test_uprobe_multi_one_link_many_functions_with_cookies(obj, target) -> None:
     single.detach()
 
 
+def test_uprobe_multi_from_its_section(obj) -> None:
+    import os
+
+    obj.globals["cookie_pid"] = os.getpid()
+    link = obj.programs["libc_getppid"].attach()  # uprobe.multi/libc.so.6:getpp*
+    assert link.info().type == LinkType.UPROBE_MULTI
+    assert link.description.startswith("uprobe_multi /") and link.description.endswith(":getppid")
+    for _ in range(3):
+        os.getppid()  # libc's getppid
+    assert obj.globals["getppid_calls"] == 3
+    link.detach()
+
+
 def test_uprobe_multi_refusals(obj, target) -> None:
     enter = obj.programs["multi_enter"]
     with pytest.raises(BpfError, match=r"no function of .* matches 'nope_\*'"):

@@ -18,6 +18,7 @@ __u32 cookie_pid = 0;
 __u64 rawtp_cookie = 0;  /* the last cookie seen by rawtp_with_cookie (this process) */
 __u64 fentry_cookie = 0;
 __u64 tp_cookie = 0;
+__u64 getppid_calls = 0;  /* by libc_getppid, in this process */
 
 
 SEC("uprobe.multi")
@@ -37,6 +38,14 @@ int single_enter(struct pt_regs *ctx) /* a plain uprobe: its cookie comes from t
 
     if (c < 8)
         __sync_fetch_and_add(&enters[c], 1);
+    return 0;
+}
+
+SEC("uprobe.multi/libc.so.6:getpp*") /* the section names its target: attach() alone */
+int libc_getppid(struct pt_regs *ctx)
+{
+    if ((bpf_get_current_pid_tgid() >> 32) == cookie_pid)
+        __sync_fetch_and_add(&getppid_calls, 1);
     return 0;
 }
 
