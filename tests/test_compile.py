@@ -49,7 +49,8 @@ def test_compile_builds_the_projects_sources_as_the_makefile(tmp_path) -> None:
         for d in ("bpf/examples", "bpf/dispatchers")
         for p in (ROOT / d).glob("*.bpf.c")
     )
-    assert len(tests) >= 9 and len(shipped) >= 3
+    guide = sorted(p.relative_to(ROOT) for p in (ROOT / "examples").glob("*.bpf.c"))
+    assert len(tests) >= 9 and len(shipped) >= 3 and len(guide) >= 5
     out = tmp_path / "out"
     p = bpfman_compile(
         *map(str, tests + shipped), "-o", str(out), "--vmlinux", "build/vmlinux.h",
@@ -60,6 +61,13 @@ def test_compile_builds_the_projects_sources_as_the_makefile(tmp_path) -> None:
     for src in tests:
         obj = src.name[:-2] + ".o"
         assert (out / obj).read_bytes() == (ROOT / "build" / "tests" / obj).read_bytes(), obj
+    # the guide's (names shared with tests/bpf: a directory of their own), built next to them
+    guide_out = tmp_path / "guide"
+    p = bpfman_compile(*map(str, guide), "-o", str(guide_out), "--vmlinux", "build/vmlinux.h")
+    assert p.returncode == 0, p.stderr
+    for src in guide:
+        obj = src.name[:-2] + ".o"
+        assert (guide_out / obj).read_bytes() == (ROOT / src.parent / obj).read_bytes(), obj
     for src in shipped:  # the Makefile ships them without DWARF
         obj = src.name[:-2] + ".o"
         stripped = tmp_path / obj

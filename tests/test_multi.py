@@ -134,6 +134,19 @@ def test_uprobe_multi_one_link_many_functions_with_cookies(obj, target) -> None:
     single.detach()
 
 
+def test_uprobe_multi_from_its_section(obj) -> None:
+    import os
+
+    obj.globals["cookie_pid"] = os.getpid()
+    link = obj.programs["libc_getppid"].attach()  # uprobe.multi/libc.so.6:getpp*
+    assert link.info().type == LinkType.UPROBE_MULTI
+    assert link.description.startswith("uprobe_multi /") and link.description.endswith(":getppid")
+    for _ in range(3):
+        os.getppid()  # libc's getppid
+    assert obj.globals["getppid_calls"] == 3
+    link.detach()
+
+
 def test_uprobe_multi_refusals(obj, target) -> None:
     enter = obj.programs["multi_enter"]
     with pytest.raises(BpfError, match=r"no function of .* matches 'nope_\*'"):
@@ -220,10 +233,20 @@ def test_kprobe_multi(bpf_obj, tmp_path) -> None:
             f.write_text("")
             f.unlink()
         assert obj.globals["unlinks"] == 3
+        assert obj.globals["unlink_cookie"] == 0  # a pattern attach gives no cookies
         assert link.info().type == LinkType.KPROBE_MULTI
+        link.detach()
+        # named functions, one cookie each (what bpf_get_attach_cookie returns)
+        link = prog.attach_kprobe_multi(functions=["do_unlinkat"], cookies=[0xC0FFEE])
+        f = tmp_path / "cookie"
+        f.write_text("")
+        f.unlink()
+        assert (obj.globals["unlinks"], obj.globals["unlink_cookie"]) == (4, 0xC0FFEE)
         link.detach()
         with pytest.raises(BpfError, match="give a pattern or functions"):
             prog.attach_kprobe_multi()
+        with pytest.raises(BpfError, match="cookies need functions, one each"):
+            prog.attach_kprobe_multi(functions=["do_unlinkat"], cookies=[1, 2])
 
 
 def test_raw_tracepoint_cookie(obj) -> None:
@@ -233,6 +256,18 @@ def test_raw_tracepoint_cookie(obj) -> None:
     link = obj.programs["rawtp_with_cookie"].attach_raw_tracepoint("sys_enter", cookie=0xC0FFEE)
     os.getppid()
     assert obj.globals["rawtp_cookie"] == 0xC0FFEE
+    link.detach()
+
+
+def test_tracepoint_cookie(obj) -> None:
+    import os
+
+    obj.globals["cookie_pid"] = os.getpid()
+    link = obj.programs["tp_with_cookie"].attach_tracepoint(
+        "syscalls", "sys_enter_getppid", cookie=0xBEEF
+    )  # the cookie rides on the tracepoint's perf link
+    os.getppid()
+    assert obj.globals["tp_cookie"] == 0xBEEF
     link.detach()
 
 

@@ -11,11 +11,14 @@ __u64 enters[8];     /* by cookie */
 __u64 exits[8];      /* by cookie */
 __u64 unlinks = 0;
 __u32 unlink_pid = 0;
+__u64 unlink_cookie = 0; /* the last cookie kmulti_unlink saw (this process) */
 __u64 usdt_calls[4]; /* by cookie */
 __s64 usdt_sum = 0;  /* of the probes' two arguments */
 __u32 cookie_pid = 0;
 __u64 rawtp_cookie = 0;  /* the last cookie seen by rawtp_with_cookie (this process) */
 __u64 fentry_cookie = 0;
+__u64 tp_cookie = 0;
+__u64 getppid_calls = 0;  /* by libc_getppid, in this process */
 
 
 SEC("uprobe.multi")
@@ -38,6 +41,14 @@ int single_enter(struct pt_regs *ctx) /* a plain uprobe: its cookie comes from t
     return 0;
 }
 
+SEC("uprobe.multi/libc.so.6:getpp*") /* the section names its target: attach() alone */
+int libc_getppid(struct pt_regs *ctx)
+{
+    if ((bpf_get_current_pid_tgid() >> 32) == cookie_pid)
+        __sync_fetch_and_add(&getppid_calls, 1);
+    return 0;
+}
+
 SEC("uretprobe.multi")
 int multi_exit(struct pt_regs *ctx)
 {
@@ -51,8 +62,10 @@ int multi_exit(struct pt_regs *ctx)
 SEC("kprobe.multi/do_unlinkat")
 int kmulti_unlink(struct pt_regs *ctx)
 {
-    if ((bpf_get_current_pid_tgid() >> 32) == unlink_pid)
+    if ((bpf_get_current_pid_tgid() >> 32) == unlink_pid) {
         __sync_fetch_and_add(&unlinks, 1);
+        unlink_cookie = bpf_get_attach_cookie(ctx);
+    }
     return 0;
 }
 
@@ -72,6 +85,14 @@ int rawtp_with_cookie(void *ctx)
 {
     if ((bpf_get_current_pid_tgid() >> 32) == cookie_pid)
         rawtp_cookie = bpf_get_attach_cookie(ctx);
+    return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_getppid")
+int tp_with_cookie(void *ctx) /* a tracepoint's cookie comes from its perf link */
+{
+    if ((bpf_get_current_pid_tgid() >> 32) == cookie_pid)
+        tp_cookie = bpf_get_attach_cookie(ctx);
     return 0;
 }
 
