@@ -5,8 +5,11 @@ A program is loaded through the daemon with the operator's metadata
 (``bpfman.io/ProgramName``); a volume asking for its maps is published on a
 target under a kubelet-like pod directory, checked (a bpffs bind mount, the
 same kernel maps, group and modes) and unpublished, leaving no mount and no
-directory behind. Bad requests answer INVALID_ARGUMENT or NOT_FOUND with one
-line and leave nothing either.
+directory behind. A retried publish answers OK, one that does not match the
+published volume ALREADY_EXISTS; a retried unpublish answers OK. Bad requests
+answer INVALID_ARGUMENT (malformed fields) or NOT_FOUND (a missing attribute,
+an unknown program or map, as upstream's plugin) with one line and leave
+nothing either.
 """
 
 from __future__ import annotations
@@ -204,13 +207,13 @@ def test_bad_requests_are_refused_and_leave_nothing(plugin, tmp_path) -> None:
     target = pod_target(tmp_path, "bad")
     good = {"csi.bpfman.io/program": plugin.app, "csi.bpfman.io/maps": "counts"}
     cases = [
-        ({"csi.bpfman.io/maps": "counts"}, {}, C.INVALID_ARGUMENT,
+        ({"csi.bpfman.io/maps": "counts"}, {}, C.NOT_FOUND,
          "volume attribute csi.bpfman.io/program missing"),
-        ({"csi.bpfman.io/program": plugin.app}, {}, C.INVALID_ARGUMENT,
+        ({"csi.bpfman.io/program": plugin.app}, {}, C.NOT_FOUND,
          "volume attribute csi.bpfman.io/maps missing"),
-        ({}, {}, C.INVALID_ARGUMENT,
+        ({}, {}, C.NOT_FOUND,
          "volume attribute csi.bpfman.io/program and csi.bpfman.io/maps missing"),
-        ({**good, "csi.bpfman.io/maps": " , "}, {}, C.INVALID_ARGUMENT,
+        ({**good, "csi.bpfman.io/maps": " , "}, {}, C.NOT_FOUND,
          "csi.bpfman.io/maps names no map"),
         ({**good, "csi.bpfman.io/maps": "../db"}, {}, C.INVALID_ARGUMENT,
          "csi.bpfman.io/maps: '../db' is not a map name"),
@@ -233,6 +236,15 @@ def test_bad_requests_are_refused_and_leave_nothing(plugin, tmp_path) -> None:
     relative = publish_request("csi-bad", Path("pods/x"), good)
     err = rpc_error(plugin.node.NodePublishVolume, relative)
     assert err.details() == "target path 'pods/x' must be an absolute path"
+    no_target = publish_request("csi-bad", target, {})  # a missing field before the attributes
+    no_target.ClearField("target_path")
+    err = rpc_error(plugin.node.NodePublishVolume, no_target)
+    assert err.code() == C.INVALID_ARGUMENT
+    assert err.details() == "target path '' must be an absolute path"
+    for vid, path, what in (("", str(target), "volume id ''"), ("csi-bad", "", "target path ''")):
+        unpub = csi.NodeUnpublishVolumeRequest(volume_id=vid, target_path=path)
+        err = rpc_error(plugin.node.NodeUnpublishVolume, unpub)
+        assert err.code() == C.INVALID_ARGUMENT and err.details().startswith(what), err.details()
     block = publish_request("csi-bad", target, good)
     block.volume_capability.block.SetInParent()
     err = rpc_error(plugin.node.NodePublishVolume, block)
@@ -253,6 +265,34 @@ def test_bad_requests_are_refused_and_leave_nothing(plugin, tmp_path) -> None:
     assert err.details() == f"target path {target} exists and is not a directory"
     assert mounts_under(target, tmp_path, plugin.volumes) == []
     target.unlink()
+
+
+def test_a_retry_that_does_not_match_the_published_volume_is_refused(plugin, tmp_path) -> None:
+    """CSI: published at the target but incompatible (readonly, group): ALREADY_EXISTS."""
+    target = pod_target(tmp_path, "again")
+    vid = f"csi-{uuid.uuid4().hex}"
+    ctx = {"csi.bpfman.io/program": plugin.app, "csi.bpfman.io/maps": "counts"}
+    plugin.node.NodePublishVolume(publish_request(vid, target, ctx))
+    other = plugin.volumes / f"{vid}-other"
+    try:
+        plugin.node.NodePublishVolume(publish_request(vid, target, ctx))  # the same: OK
+        for kw, what in (({"readonly": True}, "read-only"), ({"group": "3000"}, "group 3000")):
+            err = rpc_error(plugin.node.NodePublishVolume, publish_request(vid, target, ctx, **kw))
+            assert err.code() == C.ALREADY_EXISTS, err.details()
+            assert err.details() == (
+                f"volume {vid} is published on {target} already, not {what}"
+            ), err.details()
+        assert fstype_of(target)[1].split(",")[0] == "rw" and os.stat(target).st_gid == GROUP
+        # another volume's id on this target: its bpffs is not the one mounted there
+        err = rpc_error(plugin.node.NodePublishVolume, publish_request(other.name, target, ctx))
+        assert err.code() == C.ALREADY_EXISTS
+        assert err.details() == f"target path {target} is a mount point already"
+        assert mounts_under(target) == [str(target)] and not other.exists()
+    finally:
+        plugin.node.NodeUnpublishVolume(
+            csi.NodeUnpublishVolumeRequest(volume_id=vid, target_path=str(target))
+        )
+    assert mounts_under(target, plugin.volumes) == [] and not target.exists()
 
 
 def test_csi_options_are_checked() -> None:

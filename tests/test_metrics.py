@@ -11,6 +11,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import grpc
 import httpx
@@ -54,6 +55,12 @@ def named(samples: Samples, name: str) -> dict[frozenset[tuple[str, str]], float
     return {labels: v for (n, labels), v in samples.items() if n == name}
 
 
+def stats_fds(pid: int) -> int:
+    """How many BPF_ENABLE_STATS fds (anon_inode:bpf-stats) the process *pid* holds."""
+    fds = Path(f"/proc/{pid}/fd")
+    return sum(1 for fd in fds.iterdir() if os.readlink(fd) == "anon_inode:bpf-stats")
+
+
 @pytest.fixture
 def metrics_daemon(tmp_path) -> Iterator[tuple[Daemon, str]]:
     cli = Cli()
@@ -84,6 +91,7 @@ def test_serve_metrics_runs_counts_and_requests(metrics_daemon, bpf_obj) -> None
         )
     ).programs[0]
     xdp_id, tp_id = xdp.kernel_info.id, tp.kernel_info.id
+    assert stats_fds(d.proc.pid) == 1  # BPF statistics on while the exporter runs
     attach = pb.AttachInfo(
         tracepoint_attach_info=pb.TracepointAttachInfo(tracepoint="syscalls/sys_enter_kill")
     )
@@ -149,6 +157,8 @@ def test_standalone_metrics_command(bpf_obj) -> None:
             prog.test_run(b"\0" * 64, repeat=3)
         samples = scrape(address)
         assert value(samples, "bpfman_program_run_count_total", **labels) == runs0 + 3
+        # the count grows because the exporter holds BPF_ENABLE_STATS (whoever else may too)
+        assert stats_fds(proc.pid) == 1
         assert named(samples, "bpfman_programs") == {frozenset({("type", "xdp")}): 1}
         assert named(samples, "bpfman_rpc_requests_total") == {}  # no daemon, no requests
 

@@ -12,7 +12,11 @@ that group, so the pod's non-root user reads and writes them.
 
 Publishing undoes its steps on failure; unpublishing unmounts the target and
 the bpffs and removes both directories. Both are idempotent, as kubelet
-retries them. ``parse_attributes`` and ``check_volume_id`` are pure.
+retries them (CSI): a publish of a volume already on the target answers OK if
+it matches (read-only, group), else ``AlreadyExistsError``, as does a target
+that is a mount point of anything else. A missing attribute is NotFoundError
+(NOT_FOUND, as upstream's plugin answers), a malformed one InputError.
+``parse_attributes`` and ``check_volume_id`` are pure.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from bpfman import mounts
 from bpfman.errors import BpfError
-from bpfman.manager.errors import InputError, NotFoundError
+from bpfman.manager.errors import AlreadyExistsError, InputError, NotFoundError
 from bpfman.manager.paths import pin_name
 from bpfman.manager.undo import Undo
 
@@ -50,18 +54,21 @@ class VolumeRequest:
 
 
 def parse_attributes(attributes: dict[str, str]) -> VolumeRequest:
-    """The volume's attributes (``volume_context``) -> what it holds; InputError if unusable."""
+    """The volume's attributes (``volume_context``) -> what it holds.
+
+    NotFoundError if one is missing (or names no map), InputError if a map name is malformed.
+    """
     program = attributes.get(PROGRAM_KEY, "").strip()
     maps_text = attributes.get(MAPS_KEY, "")
     missing = [k for k, v in ((PROGRAM_KEY, program), (MAPS_KEY, maps_text.strip())) if not v]
     if missing:
-        raise InputError(f"volume attribute {' and '.join(missing)} missing")
+        raise NotFoundError(f"volume attribute {' and '.join(missing)} missing")
     maps = tuple(dict.fromkeys(m.strip() for m in maps_text.split(",") if m.strip()))
     for name in maps:
         if "/" in name or name in (".", ".."):
             raise InputError(f"{MAPS_KEY}: {name!r} is not a map name")
     if not maps:
-        raise InputError(f"{MAPS_KEY} names no map")
+        raise NotFoundError(f"{MAPS_KEY} names no map")
     return VolumeRequest(program, maps)
 
 
@@ -103,8 +110,8 @@ def publish(
 
     target = check_target(target)
     vdir = volume_dir(mgr, volume_id)
-    if os.path.ismount(vdir) and os.path.ismount(target):
-        return  # published already (kubelet retries)
+    if published(volume_id, vdir, target, group, readonly):
+        return  # kubelet retries
     if os.path.islink(target) or (os.path.lexists(target) and not os.path.isdir(target)):
         raise InputError(f"target path {target} exists and is not a directory")
     rec = program_named(mgr, req.program)
@@ -143,6 +150,29 @@ def publish(
         mounts.bind(vdir, target, readonly=readonly)
         undo.commit()
     log.info("volume %s: maps %s of %s on %s", volume_id, ",".join(req.maps), rec.id, target)
+
+
+def published(volume_id: str, vdir: str, target: str, group: int | None, readonly: bool) -> bool:
+    """Whether the volume is on *target* as asked; AlreadyExistsError if *target* has another.
+
+    The bind mount shares the volume's bpffs (one st_dev); read-only is the
+    target's mount flag, the group the bpffs root's.
+    """
+    if not os.path.ismount(target):
+        return False
+    if not os.path.ismount(vdir) or os.stat(vdir).st_dev != os.stat(target).st_dev:
+        raise AlreadyExistsError(f"target path {target} is a mount point already")
+    gid = group if group is not None else 0
+    is_readonly = bool(os.statvfs(target).f_flag & os.ST_RDONLY)
+    wanted = (
+        ("read-only" if readonly else "read-write", is_readonly == readonly),
+        (f"group {gid}", os.stat(vdir).st_gid == gid),
+    )
+    differs = [what for what, same in wanted if not same]
+    if differs:
+        why = f"volume {volume_id} is published on {target} already, not {' and '.join(differs)}"
+        raise AlreadyExistsError(why)
+    return True
 
 
 def unpublish(mgr: Manager, volume_id: str, target: str) -> None:

@@ -8,8 +8,9 @@ are ephemeral inline volumes holding a program's maps
 NodeUnpublishVolume takes it away. The plugin has no controller side: no
 staging, no volume stats, no expansion (those answer UNIMPLEMENTED).
 Failures answer a status code and one line, as the daemon's API does
-(missing or bad attributes INVALID_ARGUMENT, unknown program or map
-NOT_FOUND).
+(a missing field or a malformed value INVALID_ARGUMENT; a missing attribute,
+an unknown program or map NOT_FOUND, as upstream's plugin; a volume already
+on the target but not as asked ALREADY_EXISTS).
 """
 
 from __future__ import annotations
@@ -107,6 +108,7 @@ class NodeServicer(csi_grpc.NodeServicer):
 
         def publish(mgr: Manager) -> None:
             volumes.check_volume_id(request.volume_id)
+            volumes.check_target(request.target_path)
             if not request.HasField("volume_capability"):
                 raise InputError("volume_capability missing")
             group = mount_group(request.volume_capability)

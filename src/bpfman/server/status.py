@@ -23,7 +23,7 @@ def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
         SignatureError,
         TamperedCache,
     )
-    from bpfman.manager.errors import NotFoundError, PreconditionError
+    from bpfman.manager.errors import AlreadyExistsError, NotFoundError, PreconditionError
     from bpfman.manager.limits import TooLarge
     from bpfman.manager.lock import LockTimeout
 
@@ -33,6 +33,7 @@ def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
         ((TooLarge,), C.RESOURCE_EXHAUSTED),
         ((InputError,), C.INVALID_ARGUMENT),
         ((NotFoundError, UnknownName, ImageNotFound), C.NOT_FOUND),
+        ((AlreadyExistsError,), C.ALREADY_EXISTS),
         ((RegistryUnreachable, LockTimeout), C.UNAVAILABLE),
         ((RegistryDenied,), C.PERMISSION_DENIED),
         (
