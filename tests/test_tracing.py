@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import re
 import socket
 import struct
 import subprocess
@@ -27,6 +26,7 @@ from bpfman import elf, features
 from bpfman.attach.by_section import parse_section
 from bpfman.errors import BpfError, KernelFeatureError
 from bpfman.kinds import AttachType, LinkType
+from support.procs import mapped_libc
 
 # slots of the `hits` map in tracing.bpf.c
 S_UPROBE_ALL, S_UPROBE_MINE, S_UPROBE_ABS, S_URETPROBE_ABS, S_KPROBE, S_KRETPROBE = range(6)
@@ -87,16 +87,6 @@ def helper_bin(tmp_path_factory: pytest.TempPathFactory) -> str:
         ["clang", "-O1", "-no-pie", "-fno-pie", "-o", str(out), str(d / "helper.c")], check=True
     )
     return str(out)
-
-
-def mapped_libc() -> str:
-    """The libc this process runs with, from /proc/self/maps."""
-    with open("/proc/self/maps") as f:
-        for line in f:
-            path = line.split()[-1]
-            if re.search(r"/libc[.-][^/]*so", path) or path.endswith("/libc.so.6"):
-                return path
-    raise AssertionError("no libc in /proc/self/maps")
 
 
 # --------------------------------------------------------------------------- pure: sections

@@ -23,6 +23,7 @@ import bpfman
 from bpfman import elf, features
 from bpfman.manager.store import Store
 from support.cli import BPFMAN
+from support.procs import mapped_libc
 from support.registry import LocalRegistry
 
 UPSTREAM = Path(__file__).resolve().parent.parent / "build" / "tests" / "upstream"
@@ -222,16 +223,6 @@ def test_image_build_writes_upstream_words(cli, registry) -> None:
 
 
 # ---------------------------------------------------------------- 3. CLI surface
-
-
-def mapped_libc() -> str:
-    """The full path of the libc this process runs with (/proc/self/maps)."""
-    with open("/proc/self/maps") as f:
-        for line in f:
-            path = line.split()[-1]
-            if re.search(r"/libc[.-][^/]*so", path) or path.endswith("/libc.so.6"):
-                return path
-    raise AssertionError("no libc in /proc/self/maps")
 
 
 def ids(result) -> list[int]:
