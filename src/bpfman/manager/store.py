@@ -12,6 +12,7 @@ import mmap
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -225,8 +226,6 @@ class Store:
         # the switch needs the database alone: with other processes opening it at once,
         # SQLite may answer "database is locked" at once instead of waiting (its busy
         # timeout does not cover it); one of them switches, the others retry and find WAL
-        import time
-
         deadline = time.monotonic() + WAL_SWITCH_TIMEOUT
         while True:
             try:

@@ -160,13 +160,14 @@ def published(volume_id: str, vdir: str, target: str, group: int | None, readonl
     """
     if not os.path.ismount(target):
         return False
-    if not os.path.ismount(vdir) or os.stat(vdir).st_dev != os.stat(target).st_dev:
+    volume = os.stat(vdir) if os.path.ismount(vdir) else None
+    if volume is None or volume.st_dev != os.stat(target).st_dev:
         raise AlreadyExistsError(f"target path {target} is a mount point already")
     gid = group if group is not None else 0
     is_readonly = bool(os.statvfs(target).f_flag & os.ST_RDONLY)
     wanted = (
         ("read-only" if readonly else "read-write", is_readonly == readonly),
-        (f"group {gid}", os.stat(vdir).st_gid == gid),
+        (f"group {gid}", volume.st_gid == gid),
     )
     differs = [what for what, same in wanted if not same]
     if differs:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 
-from bpfman.manager import limits, query
+from bpfman.manager import limits, query, safety
 from bpfman.server import bpfman_pb2 as pb
 from bpfman.server import bpfman_pb2_grpc as pb_grpc
 from bpfman.server import bytecode, translate
@@ -132,8 +132,7 @@ class BpfmanServicer(pb_grpc.BpfmanServicer):
         spec = bytecode.locate(request.bytecode, translate.load_spec(request), mgr, self.images)
         names = translate.return_probe_candidates(spec)
         if names and spec.path:
-            from bpfman.manager import safety  # (the file is read here, before Manager.load)
-
+            # the file is read here, before Manager.load
             safety.check_input_file(spec.path, "bytecode", safety.MAX_BYTECODE)
             spec = translate.with_return_probes(spec, bytecode.program_sections(spec.path, names))
         records = mgr.load(spec)
